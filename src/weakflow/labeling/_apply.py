@@ -206,10 +206,14 @@ class _Labeler:
     def _check_output(self, lf: LabelingFunction, batch: Batch, raw: Any) -> np.ndarray:
         n = len(batch)
         values = raw.to_numpy() if isinstance(raw, pd.Series | pd.Index) else raw
-        try:
-            arr = np.asarray(values)
-        except (TypeError, ValueError):
+        if isinstance(values, list) and not _only_numbers(values):
+            # np.asarray would read [-1, "x"] as strings and [-1, True] as integers.
             arr = np.asarray(values, dtype=object)
+        else:
+            try:
+                arr = np.asarray(values)
+            except (TypeError, ValueError):
+                arr = np.asarray(values, dtype=object)
         if arr.ndim != 1 or arr.shape[0] != n:
             got = f"{arr.shape[0]} labels" if arr.ndim == 1 else f"an array of shape {arr.shape}"
             raise LabelingFunctionOutputError(
@@ -245,11 +249,10 @@ class _Labeler:
                 return arr.astype(np.int64)
             pos = int(np.flatnonzero(~ok)[0])
         else:
-            pos = next(
-                i
-                for i, v in enumerate(arr.tolist())
-                if isinstance(v, bool) or not isinstance(v, int | np.integer)
-            )
+            found = next((i for i, v in enumerate(arr.tolist()) if not _is_whole_number(v)), None)
+            if found is None:  # e.g. an object array of ints
+                return arr.astype(np.int64)
+            pos = found
         value = arr[pos]
         hint = (
             "return ABSTAIN (-1) when the LF does not vote"
@@ -263,6 +266,23 @@ class _Labeler:
             row_id=batch.frame.index[pos],
             position=batch.start + pos,
         )
+
+
+def _only_numbers(values: list[Any]) -> bool:
+    """Whether every value is an int or a float (numpy's included) and none is a bool."""
+    return all(
+        t is int or t is float or issubclass(t, np.integer | np.floating)
+        for t in set(map(type, values))
+    )
+
+
+def _is_whole_number(v: object) -> bool:
+    """An int or a float with a whole value (numpy's included); never a bool."""
+    if isinstance(v, bool | np.bool_):
+        return False
+    if isinstance(v, int | np.integer):
+        return True
+    return isinstance(v, float | np.floating) and bool(np.isfinite(v)) and float(v).is_integer()
 
 
 @contextmanager

@@ -121,7 +121,8 @@ def keyword_lf(
     [1, -1]
     """
     kws = [keywords] if isinstance(keywords, str) else list(keywords)
-    lf_name = name or f"keyword_{_slug(kws[0]) if kws else 'none'}"
+    first = kws[0] if kws and isinstance(kws[0], str) else "none"
+    lf_name = name or f"keyword_{_slug(first)}"
     if not kws or not all(isinstance(k, str) and k for k in kws):
         raise LabelingFunctionDefinitionError(
             f"keyword_lf {lf_name!r} needs one or more non-empty keyword strings, got {keywords!r}."

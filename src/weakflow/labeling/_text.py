@@ -28,6 +28,27 @@ __all__ = [
 
 _SAFE_ESCAPES = set("tnrfv")
 _REPEAT = re.compile(r"\{\d+(,\d*)?\}")
+#: Under IGNORECASE, Python's ``re`` equates 'i'/'I' with the Turkish 'ı' and 'İ' (through their
+#: simple case mappings) where RE2's case folding does not.
+_TURKIC_I = "iIıİ"
+
+
+def _ignorecase_differs(pattern: str) -> bool:
+    """Whether ``pattern`` may match differently in Python and RE2 under IGNORECASE.
+
+    True when it holds an 'i'-like letter, a range that may span one (``[a-z]``), or a code point
+    beyond the BMP (Python's case-insensitive character classes treat those specially).
+    """
+    n = len(pattern)
+    for j, c in enumerate(pattern):
+        if c in _TURKIC_I or ord(c) > 0xFFFF:
+            return True
+        if c == "-" and 0 < j < n - 1:
+            lo = "\0" if j >= 2 and pattern[j - 2] == "\\" else pattern[j - 1]
+            hi = "\U0010ffff" if pattern[j + 1] == "\\" else pattern[j + 1]
+            if any(lo <= t <= hi for t in _TURKIC_I):
+                return True
+    return False
 
 
 def re2_compatible(pattern: str, flags: int) -> bool:
@@ -36,6 +57,8 @@ def re2_compatible(pattern: str, flags: int) -> bool:
     Conservative: a ``False`` only costs speed, never correctness.
     """
     if flags & ~int(re.IGNORECASE):
+        return False
+    if flags & re.IGNORECASE and _ignorecase_differs(pattern):
         return False
     i, n = 0, len(pattern)
     while i < n:
