@@ -115,7 +115,11 @@ class TestRaisingLF:
 
         with pytest.raises(LabelingFunctionError) as info:
             apply([fragile_pre], df, batch_size=4)
-        assert (info.value.lf_name, info.value.row_id, info.value.position) == ("fragile_pre", "r7", 7)
+        assert (info.value.lf_name, info.value.row_id, info.value.position) == (
+            "fragile_pre",
+            "r7",
+            7,
+        )
         assert isinstance(info.value.__cause__, ZeroDivisionError)
 
     def test_failing_preprocessor_is_reported_as_the_lf(self, df):
@@ -332,7 +336,11 @@ class TestDefinitionsAndInputs:
 
         with pytest.raises(LabelingFunctionError) as info:
             apply([reads_body], df)
-        assert (info.value.lf_name, info.value.row_id, info.value.position) == ("reads_body", "r0", 0)
+        assert (info.value.lf_name, info.value.row_id, info.value.position) == (
+            "reads_body",
+            "r0",
+            0,
+        )
         assert isinstance(info.value.__cause__, AttributeError)
 
     def test_empty_frame(self, df):

@@ -263,7 +263,11 @@ class TestLookup:
 
     def test_params_summarize_the_table(self):
         lf = lookup_lf("f", {"a": 1, "b": 1, "c": 0})
-        assert lf.params == {"field": "f", "default": -1, "table": {"n_entries": 3, "labels": [0, 1]}}
+        assert lf.params == {
+            "field": "f",
+            "default": -1,
+            "table": {"n_entries": 3, "labels": [0, 1]},
+        }
 
     @pytest.mark.parametrize("mapping", [{}, [("a", 1)], None])
     def test_mapping_must_be_a_non_empty_mapping(self, mapping):
@@ -307,7 +311,9 @@ class TestModel:
         df = texts("cheap pills for free money", "hello my friend, see you", "unrelated words")
         lf = model_lf(clf, name="text_model", threshold=0.75)
         proba = clf.predict_proba(df["text"])
-        assert proba[0, 1] > 0.75 and proba[1, 0] > 0.75 and proba[2].max() < 0.75
+        assert proba[0, 1] > 0.75
+        assert proba[1, 0] > 0.75
+        assert proba[2].max() < 0.75
         assert run(lf, df) == [1, 0, -1]
 
     def test_string_classes_mapped_with_classes(self):

@@ -117,7 +117,9 @@ class TestDecoratorForms:
             x["n"] = len(x["text"])
             return x
 
-        lf = LabelingFunction("long", lambda x, t: int(x["n"] > t), resources={"t": 3}, pre=[add_len])
+        lf = LabelingFunction(
+            "long", lambda x, t: int(x["n"] > t), resources={"t": 3}, pre=[add_len]
+        )
         assert lf({"text": "hello"}) == 1
         assert lf({"text": "hi"}) == 0
 

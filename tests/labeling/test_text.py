@@ -163,8 +163,11 @@ class TestRe2CompatibleRejects:
     @given(
         data=st.data(),
         construct=st.sampled_from(
-            [r"\w", r"\W", r"\d", r"\D", r"\s", r"\S", r"\b", r"\B", "$", r"\Z", r"\A", r"\1"]
-            + ["(?=x)", "(?!x)", "(?<=x)", "(?<!x)", "(?P<n>x)", "(?i)", "(?>x)", "x*+", "x{2}+"]
+            [
+                *(r"\w", r"\W", r"\d", r"\D", r"\s", r"\S", r"\b", r"\B", r"\Z", r"\A", r"\1"),
+                *("$", "(?=x)", "(?!x)", "(?<=x)", "(?<!x)", "(?P<n>x)", "(?i)", "(?>x)"),
+                *("x*+", "x{2}+"),
+            ]
         ),
         flags=st.sampled_from([0, re.IGNORECASE]),
     )
@@ -196,7 +199,9 @@ class TestContainsKeywords:
     @given(
         values=st.lists(st.one_of(texts, st.none()), min_size=1, max_size=8),
         keywords=st.lists(
-            st.text(alphabet=st.sampled_from(SPECIAL_LETTERS + PUNCTUATION), min_size=1, max_size=3),
+            st.text(
+                alphabet=st.sampled_from(SPECIAL_LETTERS + PUNCTUATION), min_size=1, max_size=3
+            ),
             min_size=1,
             max_size=3,
         ),
@@ -215,9 +220,7 @@ class TestContainsKeywords:
     def test_case_insensitive_equals_lowered_in_for_ascii(self, values, keywords):
         arr = pa.array(values, type=pa.string())
         got = contains_keywords(arr, tuple(keywords), case_sensitive=False, whole_word=False)
-        expected = [
-            v is not None and any(k.lower() in v.lower() for k in keywords) for v in values
-        ]
+        expected = [v is not None and any(k.lower() in v.lower() for k in keywords) for v in values]
         assert got.tolist() == expected
 
     @settings(max_examples=60, deadline=None)
