@@ -120,7 +120,7 @@ class DawidSkene(CILabelModel):
         w = vp.counts.astype(np.float64)
         A = vote_one_hot(vp.patterns, k)
         start_prior = np.full(k, 1.0 / k) if fixed_prior is None else fixed_prior
-        vote_freq = vote_frequencies(vp.patterns, vp.counts, k)
+        vote_freq = vote_frequencies(A, w, self.n_lfs_, k)
         anchor = anchor_confusion(vote_freq, start_prior, self.init_accuracy)
         em = _EM(A, w, self.n_lfs_, k, anchor * float(self.prior_strength), fixed_prior)
         theta = np.concatenate([np.log(start_prior), np.log(anchor).ravel()])
@@ -144,7 +144,8 @@ class _EM:
         pseudo: FloatArray,
         fixed_prior: FloatArray | None,
     ) -> None:
-        self.A, self.At, self.w = A, A.T.tocsr(), w
+        # A.T is CSC: its product streams over A's rows once (a CSR transpose would scatter)
+        self.A, self.At, self.w = A, A.T, w
         self.m, self.k, self.pseudo = m, k, pseudo
         self.fixed_prior = fixed_prior
         self.total = float(w.sum())

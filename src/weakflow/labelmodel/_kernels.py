@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from scipy.special import logsumexp
 
 from weakflow._types import ABSTAIN, FloatArray, IntArray
 
 __all__ = [
     "ci_log_joint",
+    "spaced_rows",
     "vote_frequencies",
     "normalize_log",
     "vote_class_counts",
@@ -46,23 +46,35 @@ def vote_gram(
 ) -> FloatArray:
     """Weighted second moments of the vote indicators, ``sum_r w_r v_r v_r^T`` (float64).
 
-    ``v_r`` is row r's one-hot vote vector (length ``m*k``). Built in float32 chunks with BLAS
-    (exact: the chunk sums are integers below 2**24 when unweighted) and summed in float64.
+    ``v_r`` is row r's one-hot vote vector (length ``m*k``, LF-major: ``j*k + c``). Chunks are
+    built class-major (``c*m + j``, so each class's indicator block is written contiguously),
+    multiplied in float32 on BLAS (exact: unweighted chunk sums are integers below 2**24), summed
+    in float64, and permuted to LF-major order once at the end.
     """
     n, m = L.shape
-    out = np.zeros((m * k, m * k), dtype=np.float64)
+    acc = np.zeros((m * k, m * k), dtype=np.float64)
     for s in range(0, n, _CHUNK):
         chunk = L[s : s + _CHUNK]
-        B = np.empty((chunk.shape[0], m, k), dtype=np.float32)
+        B = np.empty((chunk.shape[0], k * m), dtype=np.float32)
         for c in range(k):
-            np.equal(chunk, c, out=B[:, :, c])
-        B = B.reshape(chunk.shape[0], m * k)
+            np.equal(chunk, c, out=B[:, c * m : (c + 1) * m])
         if weights is None:
-            out += B.T @ B
+            acc += B.T @ B
         else:
-            Bw = B * weights[s : s + _CHUNK, None].astype(np.float32)
-            out += B.T @ Bw
-    return out
+            acc += B.T @ (B * weights[s : s + _CHUNK, None].astype(np.float32))
+    order = (np.arange(k)[None, :] * m + np.arange(m)[:, None]).ravel()  # LF-major -> class-major
+    return acc[np.ix_(order, order)]
+
+
+def spaced_rows(n: int, cap: int) -> npt.NDArray[np.intp] | None:
+    """Up to ``cap`` evenly spaced row positions, or None when all ``n`` rows fit.
+
+    Used where a k-vector is estimated from the rows (the class prior): ``cap`` rows pin it to
+    about +-0.002, and systematic spacing needs no random seed.
+    """
+    if n <= cap:
+        return None
+    return np.linspace(0, n - 1, cap).round().astype(np.intp)
 
 
 def vote_class_counts(L: IntArray, k: int) -> IntArray:
@@ -73,14 +85,9 @@ def vote_class_counts(L: IntArray, k: int) -> IntArray:
     return counts
 
 
-def vote_frequencies(L: IntArray, counts: npt.NDArray[np.integer] | None, k: int) -> FloatArray:
-    """``freq[j, c]``: share of rows (weighted by ``counts``) on which LF j voted class c."""
-    n, m = L.shape
-    w = np.ones(n) if counts is None else counts.astype(np.float64)
-    freq = np.empty((m, k))
-    for c in range(k):
-        freq[:, c] = w @ (L == c)
-    return freq / w.sum()
+def vote_frequencies(A: sp.csr_matrix, weights: FloatArray, m: int, k: int) -> FloatArray:
+    """``freq[j, c]``: weighted share of rows on which LF j voted class c, from the one-hot ``A``."""
+    return np.asarray(A.T @ weights).reshape(m, k) / float(weights.sum())
 
 
 def ci_log_joint(
@@ -115,7 +122,13 @@ def ci_log_joint(
 
 
 def normalize_log(log_joint: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Posterior probabilities and per-row log evidence from unnormalized log joints."""
-    log_z = logsumexp(log_joint, axis=1)
-    post = np.exp(log_joint - log_z[:, None])
+    """Posterior probabilities and per-row log evidence from unnormalized log joints.
+
+    A plain numpy log-sum-exp: scipy's general one costs several times more on (n, k) arrays.
+    """
+    top = log_joint.max(axis=1, keepdims=True)
+    post = np.exp(log_joint - top)
+    total = post.sum(axis=1, keepdims=True)
+    post /= total
+    log_z = (top + np.log(total))[:, 0]
     return post, log_z

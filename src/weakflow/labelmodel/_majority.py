@@ -11,9 +11,22 @@ from weakflow.errors import SchemaError
 from weakflow.labelmodel._base import BaseLabelModel
 from weakflow.labelmodel._kernels import vote_class_counts
 
-__all__ = ["MajorityVote"]
+__all__ = ["MajorityVote", "majority_class_shares"]
 
 _TIE_BREAKS = ("prior", "random", "first", "abstain")
+
+
+def majority_class_shares(L: IntArray, k: int) -> FloatArray:
+    """Class prior estimated as the share of majority-vote labels among rows with votes.
+
+    Tied rows count fractionally for each tied class; add-one smoothing keeps every class
+    possible. Robust where likelihood-based estimates are not (see MatrixCompletion).
+    """
+    counts = vote_class_counts(L, k)
+    top = counts.max(axis=1, keepdims=True)
+    winners = (counts == top) & (top > 0)
+    share = (winners / np.maximum(winners.sum(axis=1, keepdims=True), 1)).sum(axis=0)
+    return np.asarray((share + 1.0) / (share.sum() + k), dtype=np.float64)
 
 
 class MajorityVote(BaseLabelModel):
@@ -80,13 +93,7 @@ class MajorityVote(BaseLabelModel):
             raise SchemaError(f"tie_break must be one of {_TIE_BREAKS}, got {self.tie_break!r}.")
         arr, k, _, y = self._check_fit_inputs(L, L_dev, y_dev)
         prior = self._fixed_class_balance(k, y)
-        if prior is None:
-            counts = vote_class_counts(arr, k)
-            top = counts.max(axis=1, keepdims=True)
-            winners = (counts == top) & (top > 0)
-            share = (winners / np.maximum(winners.sum(axis=1, keepdims=True), 1)).sum(axis=0)
-            prior = (share + 1.0) / (share.sum() + k)
-        self.class_balance_ = prior
+        self.class_balance_ = majority_class_shares(arr, k) if prior is None else prior
         return self
 
     def _winners(self, L: IntArray) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:

@@ -11,8 +11,9 @@ table is parameterized by a softmax over its ``k + 1`` outcomes (votes and absta
 iterate is a valid distribution, and the smooth objective is minimized by L-BFGS with an exact
 gradient until it converges.
 
-Moments do not identify the class prior (any prior has a matching ``mu``), so a prior that is
-not given is learned by alternating the moment fit with an EM update of the prior.
+Moments do not identify the class prior: for any prior there is a ``mu`` that matches them. A
+prior that is not given is therefore taken from the majority-vote label shares; alternating the
+fit with EM updates of the prior has no pull toward the truth and was seen to collapse classes.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from weakflow.labeling import compress_votes
 from weakflow.labelmodel._anchor import anchor_confusion
 from weakflow.labelmodel._base import CILabelModel
 from weakflow.labelmodel._fallback import fit_fallback
-from weakflow.labelmodel._kernels import normalize_log, vote_gram
+from weakflow.labelmodel._kernels import vote_gram
+from weakflow.labelmodel._majority import majority_class_shares
 
 __all__ = ["MatrixCompletion"]
 
@@ -41,6 +43,7 @@ class MatrixCompletion(CILabelModel):
     cardinality : int, optional
         Number of classes (inferred when omitted).
     class_balance : "auto", "dev", "learn", "uniform" or array-like of shape (k,)
+        ``"learn"`` uses the majority-vote label shares (moments cannot identify the prior).
     init_accuracy : float
         Accuracy each LF starts from. It only has to be above chance: it picks the solution in
         which LFs are better than random rather than its label-permuted mirror images.
@@ -50,9 +53,7 @@ class MatrixCompletion(CILabelModel):
         Ridge penalty pulling the parameters toward their start (keeps LFs that overlap with
         nothing at ``init_accuracy``).
     max_iter : int
-        L-BFGS iterations per fit of ``mu``.
-    max_prior_rounds : int
-        Alternations between the moment fit and the EM update when the prior is learned.
+        Maximum L-BFGS iterations.
     random_state : int, Generator or None
         Unused (the fit is deterministic); kept for a uniform interface.
 
@@ -83,9 +84,8 @@ class MatrixCompletion(CILabelModel):
         class_balance: str | npt.ArrayLike = "auto",
         init_accuracy: float = 0.7,
         first_moment_weight: float = 1.0,
-        l2: float = 1e-4,
+        l2: float = 1e-6,
         max_iter: int = 500,
-        max_prior_rounds: int = 25,
         random_state: RandomStateLike = None,
     ) -> None:
         self.cardinality = cardinality
@@ -94,7 +94,6 @@ class MatrixCompletion(CILabelModel):
         self.first_moment_weight = first_moment_weight
         self.l2 = l2
         self.max_iter = max_iter
-        self.max_prior_rounds = max_prior_rounds
         self.random_state = random_state
 
     def fit(
@@ -121,22 +120,10 @@ class MatrixCompletion(CILabelModel):
         m = arr.shape[1]
         O = vote_gram(vp.patterns, k, weights) / n
         problem = _MomentProblem(O, m, k, self.first_moment_weight, self.l2)
-        prior = np.full(k, 1.0 / k) if fixed_prior is None else fixed_prior
+        prior = majority_class_shares(arr, k) if fixed_prior is None else fixed_prior
         theta = problem.initial(prior, self.init_accuracy)
         problem.anchor = theta.copy()
         theta, self.loss_, self.n_iter_ = problem.solve(theta, prior, self.max_iter)
-        if fixed_prior is None:
-            for _ in range(self.max_prior_rounds):
-                self._set_model(prior, problem.confusion(theta))
-                post, _ = normalize_log(self._log_joint_rows(vp.patterns))
-                new_prior = vp.counts @ post / n
-                new_prior = np.clip(new_prior, 1e-4, None) / np.clip(new_prior, 1e-4, None).sum()
-                if np.abs(new_prior - prior).max() < 1e-4:
-                    prior = new_prior
-                    break
-                prior = new_prior
-                theta, self.loss_, it = problem.solve(theta, prior, self.max_iter)
-                self.n_iter_ += it
         self._set_model(prior, problem.confusion(theta))
         return self
 

@@ -29,7 +29,8 @@ from weakflow.labeling import compress_votes
 from weakflow.labelmodel._anchor import anchor_confusion
 from weakflow.labelmodel._base import EPS, CILabelModel
 from weakflow.labelmodel._fallback import fit_fallback
-from weakflow.labelmodel._kernels import normalize_log, vote_gram
+from weakflow.labelmodel._kernels import vote_gram
+from weakflow.labelmodel._majority import majority_class_shares
 
 __all__ = ["Triplet"]
 
@@ -42,14 +43,12 @@ class Triplet(CILabelModel):
     cardinality : int, optional
         Number of classes (inferred when omitted).
     class_balance : "auto", "dev", "learn", "uniform" or array-like of shape (k,)
-        A learned prior alternates the closed form with an EM update of the prior.
+        ``"learn"`` uses the majority-vote label shares (moments cannot identify the prior).
     min_overlap : int
         A triplet is used only if each of its three LF pairs voted together on at least this
         many rows; LFs without such triplets keep the anchor accuracy ``init_accuracy``.
     init_accuracy : float
         Accuracy assumed for LFs the triplets cannot estimate.
-    max_prior_rounds : int
-        Alternations when the class prior is learned.
     random_state : int, Generator or None
         Unused (the method is deterministic); kept for a uniform interface.
 
@@ -77,14 +76,12 @@ class Triplet(CILabelModel):
         class_balance: str | npt.ArrayLike = "auto",
         min_overlap: int = 5,
         init_accuracy: float = 0.7,
-        max_prior_rounds: int = 25,
         random_state: RandomStateLike = None,
     ) -> None:
         self.cardinality = cardinality
         self.class_balance = class_balance
         self.min_overlap = min_overlap
         self.init_accuracy = init_accuracy
-        self.max_prior_rounds = max_prior_rounds
         self.random_state = random_state
 
     def fit(
@@ -108,20 +105,8 @@ class Triplet(CILabelModel):
         moments = _Moments(vote_gram(vp.patterns, k, weights) / n, arr.shape[1], k, n)
         estimates = [moments.one_vs_rest(c, self.min_overlap) for c in range(k)]
         self.n_triplets_ = np.sum([e[2] for e in estimates], axis=0)
-        prior = np.full(k, 1.0 / k) if fixed_prior is None else fixed_prior
-        conf = moments.confusion(estimates, prior, self.init_accuracy)
-        if fixed_prior is None:
-            for _ in range(self.max_prior_rounds):
-                self._set_model(prior, conf)
-                post, _ = normalize_log(self._log_joint_rows(vp.patterns))
-                new_prior = np.clip(vp.counts @ post / n, 1e-4, None)
-                new_prior /= new_prior.sum()
-                done = np.abs(new_prior - prior).max() < 1e-4
-                prior = new_prior
-                conf = moments.confusion(estimates, prior, self.init_accuracy)
-                if done:
-                    break
-        self._set_model(prior, conf)
+        prior = majority_class_shares(arr, k) if fixed_prior is None else fixed_prior
+        self._set_model(prior, moments.confusion(estimates, prior, self.init_accuracy))
         return self
 
 
