@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import importlib.resources
+import os
 from functools import cache
 
 import pandas as pd
 import pytest
+from hypothesis import settings
+
+# Property tests run the same examples on every run (CI must not be flaky); set
+# HYPOTHESIS_PROFILE=explore locally to search new examples.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @cache

@@ -10,7 +10,7 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     from weakflow.labeling import LabelMatrix
 
-__all__ = ["ABSTAIN", "IntArray", "FloatArray", "LabelMatrixLike", "RandomStateLike"]
+__all__ = ["ABSTAIN", "FloatArray", "IntArray", "LabelMatrixLike", "RandomStateLike"]
 
 #: The vote of a labeling function that does not label a row (same value as Snorkel's).
 ABSTAIN: int = -1

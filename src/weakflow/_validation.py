@@ -91,7 +91,8 @@ def check_label_matrix(
         raise SchemaError(f"{name} has no rows: there is nothing to label.")
     if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
         raise SchemaError(
-            f"{name} must hold integer labels (ABSTAIN = -1, classes 0..k-1), got dtype {arr.dtype}."
+            f"{name} must hold integer labels (ABSTAIN = -1, classes 0..k-1), "
+            f"got dtype {arr.dtype}."
         )
     if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
@@ -140,7 +141,8 @@ def check_gold_labels(
     if arr.size and (arr.min() < 0 or arr.max() >= cardinality):
         bad = np.flatnonzero((arr < 0) | (arr >= cardinality))
         raise SchemaError(
-            f"{name} has label {int(arr[bad[0]])} at row {int(bad[0])} ({bad.size} bad rows in all); "
+            f"{name} has label {int(arr[bad[0]])} at row {int(bad[0])} "
+            f"({bad.size} bad rows in all); "
             f"gold labels must be in 0..{cardinality - 1}."
         )
     return arr.astype(np.int64, copy=False)

@@ -5,7 +5,7 @@ Each error subclasses :class:`WeakflowError` *and* the builtin a caller would al
 
     WeakflowError
     ├── SchemaError(ValueError)                      data of the wrong shape, type or values
-    │   └── DatasetFormatError                       a folder or file that is not the expected format
+    │   └── DatasetFormatError                       a folder or file not in the expected format
     ├── NotFittedError(ValueError, AttributeError)   predict before fit
     ├── LabelingFunctionDefinitionError(ValueError)  a bad LF definition, e.g. duplicate names
     ├── LabelingFunctionError(RuntimeError)          an LF raised on a row
@@ -54,7 +54,7 @@ class LabelingFunctionDefinitionError(WeakflowError, ValueError):
     """A labeling function is defined wrongly (bad name, duplicate name, wrong decorator use)."""
 
 
-class _LabelingFunctionProblem(WeakflowError):
+class _LFApplicationError(WeakflowError):
     """Shared fields of the errors raised while applying an LF to data.
 
     ``lf_name`` is the LF's name, ``row_id`` the id of the offending row (``None`` when the problem
@@ -76,21 +76,21 @@ class _LabelingFunctionProblem(WeakflowError):
 
 
 def _rebuild(
-    cls: type[_LabelingFunctionProblem],
+    cls: type[_LFApplicationError],
     message: str,
     lf_name: str,
     row_id: object,
     position: int | None,
-) -> _LabelingFunctionProblem:
+) -> _LFApplicationError:
     return cls(message, lf_name=lf_name, row_id=row_id, position=position)
 
 
-class LabelingFunctionError(_LabelingFunctionProblem, RuntimeError):
+class LabelingFunctionError(_LFApplicationError, RuntimeError):
     """A labeling function raised an exception on a row. The original is the ``__cause__``."""
 
 
-class LabelingFunctionOutputError(_LabelingFunctionProblem, ValueError):
-    """A labeling function returned a label outside ``[-1, k)``, a non-integer or the wrong length."""
+class LabelingFunctionOutputError(_LFApplicationError, ValueError):
+    """An LF returned a label outside ``[-1, k)``, a non-integer, or the wrong number of labels."""
 
 
 class MissingDependencyError(WeakflowError, ImportError):

@@ -11,12 +11,21 @@ Definitions (Snorkel's LFAnalysis):
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
 
 from weakflow.errors import SchemaError
-from weakflow.labeling import LabelMatrix, label_stats, lf_summary
+from weakflow.labeling import (
+    LabelMatrix,
+    apply_lfs,
+    keyword_lf,
+    label_stats,
+    labeling_function,
+    lf_summary,
+    regex_lf,
+)
 
 # rows:            lf0 lf1 lf2      votes  conflicted
 L6 = np.array(
@@ -172,3 +181,16 @@ class TestLabelStats:
         assert label_stats(LabelMatrix(L6)) == pytest.approx(
             {"coverage": 5 / 6, "overlap": 4 / 6, "conflict": 1 / 6}
         )
+
+
+def test_lf_summary_shows_the_kind_of_each_lf_from_apply_lfs(youtube):
+    lfs = [keyword_lf("http", 1), regex_lf("check.*out", 1, flags=re.I)]
+
+    @labeling_function()
+    def short(x):
+        return 0 if len(x.text.split()) < 5 else -1
+
+    L = apply_lfs([*lfs, short], youtube, progress=False, cardinality=2)
+    summary = lf_summary(L)
+    assert summary["kind"].tolist() == ["keyword", "regex", "python"]
+    assert lf_summary(L.lfs(["short", "keyword_http"]))["kind"].tolist() == ["python", "keyword"]

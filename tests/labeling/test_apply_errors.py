@@ -468,3 +468,29 @@ class TestPickling:
         )
         none = pickle.loads(pickle.dumps(cls("m", lf_name="x")))
         assert (none.row_id, none.position) == (None, None)
+
+
+@pytest.mark.parametrize("n_threads", [1, 4])
+def test_first_lf_in_the_list_reports_its_error_whatever_the_threading(n_threads):
+    @labeling_function()
+    def row_fails(x):
+        raise ValueError("row-wise")
+
+    @labeling_function(vectorized=True)
+    def vec_fails(df):
+        raise ValueError("vectorized")
+
+    df = pd.DataFrame({"text": ["a", "b"]})
+    for lfs, first in (
+        ([vec_fails, row_fails], "vec_fails"),
+        ([row_fails, vec_fails], "row_fails"),
+    ):
+        with pytest.raises(LabelingFunctionError) as info:
+            apply_lfs(lfs, df, progress=False, n_threads=n_threads)
+        assert info.value.lf_name == first
+
+
+def test_batch_size_must_be_a_real_integer():
+    lf = keyword_lf("a", 1)
+    with pytest.raises(SchemaError, match="batch_size"):
+        apply_lfs([lf], pd.DataFrame({"text": ["a"]}), progress=False, batch_size=True)

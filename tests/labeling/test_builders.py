@@ -420,3 +420,23 @@ class TestMissingColumn:
         # fault_tolerant counts rows on which an LF raises; a missing column is a schema problem
         with pytest.raises(SchemaError, match="no column 'body'"):
             run(keyword_lf("x", 1, field="body"), texts("a"), fault_tolerant=True)
+
+
+class TestModelLFLabelMapping:
+    def test_classes_map_hard_labels_and_minus_one_abstains(self):
+        # The model predicts indices into `classes`; -1 (or out of range) must abstain, never
+        # silently become classes[-1].
+        lf = model_lf(lambda X: np.array([0, 1, -1, 5]), name="m", field=None, classes=[1, 0])
+        assert lf(pd.DataFrame({"a": range(4)})).tolist() == [1, 0, -1, -1]
+
+    def test_string_classes_without_mapping_is_a_schema_error(self):
+        X = pd.DataFrame({"score": [0.0, 1.0, 2.0, 3.0]})
+        clf = LogisticRegression().fit(X, ["ham", "ham", "spam", "spam"])
+        lf = model_lf(clf, name="strings", field=["score"])
+        with pytest.raises(SchemaError, match="classes="):
+            lf(X)
+
+    def test_string_hard_labels_is_a_schema_error(self):
+        lf = model_lf(lambda X: np.array(["spam", "ham"]), name="s", field=None)
+        with pytest.raises(SchemaError, match="classes="):
+            lf(pd.DataFrame({"a": [1, 2]}))

@@ -143,11 +143,6 @@ class TestErrorsOnWorkers:
         assert err.lf_name == "fragile_links"
         assert "http" in data.text.loc[err.row_id]
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="known limitation: each dask partition is labeled with start=0, so the position "
-        "in errors is relative to the partition, not to the whole data",
-    )
     def test_dask_dataframe_error_position_is_global(self, client, data):
         bad_id = data.COMMENT_ID.iloc[1000]  # in the third of five partitions
 

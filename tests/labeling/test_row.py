@@ -158,3 +158,13 @@ class TestRowsAsLFsSeeThem:
         assert L.values.tolist() == [[1, 1], [0, 1]]
         assert kinds == [MutableRow, MutableRow]
         assert df["text"].tolist() == ["one two three", "one"]
+
+
+def test_integer_column_labels_win_over_positions_like_pandas():
+    R = row_type([5, 7])
+    r = R._make(["five", "seven"])
+    assert r[5] == "five"
+    assert r[7] == "seven"
+    assert r[0] == "five"  # not a label: positional, as Series.__getitem__ falls back
+    with pytest.raises(KeyError):
+        r["missing"]

@@ -123,8 +123,6 @@ class TestRegexAgreesWithPython:
     @pytest.mark.parametrize(
         ("pattern", "text"),
         [
-            ("i", "ı"),  # Python: 'ı'.upper() == 'I'
-            ("I", "İ"),  # Python: 'İ' lowercases to 'i'
             ("[a-z]", "İ"),
             ("[h-j]", "ı"),
             ("[a𐐀]", "𐐨"),  # Python's case-insensitive classes with non-BMP members
@@ -136,6 +134,22 @@ class TestRegexAgreesWithPython:
         assert regex_search(values, pattern, re.I).tolist() == expected
         assert not re2_compatible(pattern, re.I)
         assert re2_compatible(pattern, 0)
+
+    @pytest.mark.parametrize(
+        ("pattern", "text"),
+        [
+            ("i", "ı"),  # Python: 'ı'.upper() == 'I'
+            ("I", "İ"),  # Python: 'İ' lowercases to 'i'
+            ("click", "clİck"),
+            ("cl(?:i|x)ck+", "CLıCKK"),
+        ],
+    )
+    def test_ignorecase_literal_i_is_rewritten_for_re2_and_agrees(self, pattern, text):
+        # A literal i/I outside a class runs on RE2 as [iIıİ], which is what Python matches.
+        values = pa.array([text, "zzz", None, text.upper()])
+        expected = py_search([text, "zzz", None, text.upper()], pattern, re.I)
+        assert regex_search(values, pattern, re.I).tolist() == expected
+        assert re2_compatible(pattern, re.I)
 
     @pytest.mark.parametrize(
         "pattern", ["check.*out", "[a-h]+", "(?:sub|scr){1,2}", "[0-9]", "σοφ", "é+"]

@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from weakflow._label_matrix import LabelMatrix
 from weakflow.errors import DatasetFormatError
-from weakflow.labeling import LabelMatrix
 
 __all__ = ["WRENCH_SPLITS", "WrenchDataset", "WrenchSplit", "load_wrench"]
 
@@ -77,7 +77,9 @@ def _label_names(path: Path) -> tuple[str, ...]:
     try:
         table = {int(k): str(v) for k, v in raw.items()}
     except ValueError:
-        raise DatasetFormatError(f"{path}: class indices must be integers, got {list(raw)}.") from None
+        raise DatasetFormatError(
+            f"{path}: class indices must be integers, got {list(raw)}."
+        ) from None
     if sorted(table) != list(range(len(table))):
         raise DatasetFormatError(
             f"{path}: class indices must be 0..{len(table) - 1}, got {sorted(table)}."
@@ -106,8 +108,8 @@ def _read_split(path: Path, name: str, k: int, n_lfs: int | None) -> WrenchSplit
         labels.append(ex["label"])
         votes.append(wl)
         fields.append(ex.get("data") or {})
-    L_raw = np.asarray(votes)
-    if L_raw.dtype.kind not in "iu" or L_raw.size and (L_raw.min() < -1 or L_raw.max() >= k):
+    L_raw: npt.NDArray[Any] = np.asarray(votes)
+    if L_raw.dtype.kind not in "iu" or (L_raw.size and (L_raw.min() < -1 or L_raw.max() >= k)):
         raise DatasetFormatError(
             f"{path}: weak labels must be integers in -1..{k - 1} (label.json has {k} classes)."
         )

@@ -1,12 +1,12 @@
 """Labeling: labeling functions, the engines that apply them, the label matrix, LF analysis."""
 
+from weakflow._label_matrix import LabelMatrix, VotePatterns, compress_votes
 from weakflow._types import ABSTAIN
 from weakflow.labeling._analysis import label_stats, lf_summary
 from weakflow.labeling._apply import apply_lfs, check_lfs
 from weakflow.labeling._batch import Batch
 from weakflow.labeling._builders import keyword_lf, lookup_lf, model_lf, regex_lf, threshold_lf
 from weakflow.labeling._lf import LabelingFunction, as_labeling_function, labeling_function
-from weakflow.labeling._matrix import LabelMatrix, VotePatterns, compress_votes
 from weakflow.labeling._row import MutableRow, Row
 
 __all__ = [

@@ -99,8 +99,10 @@ def lf_summary(
     Examples
     --------
     >>> s = lf_summary([[1, 1], [0, 1], [-1, -1], [0, -1]], Y=[1, 1, 0, 0])
-    >>> s[["coverage", "overlaps", "conflicts", "emp_accuracy"]].round(2).to_dict("list")
-    {'coverage': [0.75, 0.5], 'overlaps': [0.5, 0.5], 'conflicts': [0.25, 0.25], 'emp_accuracy': [0.67, 1.0]}
+    >>> s[["coverage", "overlaps", "conflicts"]].to_dict("list")
+    {'coverage': [0.75, 0.5], 'overlaps': [0.5, 0.5], 'conflicts': [0.25, 0.25]}
+    >>> s["emp_accuracy"].round(2).tolist()
+    [0.67, 1.0]
     """
     arr = check_label_matrix(L, cardinality)
     n, m = arr.shape

@@ -14,8 +14,8 @@ import functools
 import gc
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 from pandas.arrays import ArrowExtensionArray, ArrowStringArray
 
+from weakflow._label_matrix import LabelMatrix
 from weakflow._types import ABSTAIN
 from weakflow._validation import check_cardinality, label_dtype
 from weakflow.errors import (
@@ -34,7 +35,6 @@ from weakflow.errors import (
 )
 from weakflow.labeling._batch import Batch
 from weakflow.labeling._lf import LabelingFunction, _SnorkelLF, as_labeling_function
-from weakflow.labeling._matrix import LabelMatrix
 from weakflow.labeling._progress import progress_bar
 from weakflow.labeling._row import MutableRow, row_type
 
@@ -101,24 +101,30 @@ class _Labeler:
         out = np.empty((len(batch), len(self.lfs)), dtype=self.dtype)
         vec = [j for j, lf in enumerate(self.lfs) if lf.vectorized]
         row = [j for j, lf in enumerate(self.lfs) if not lf.vectorized]
+        errors: dict[int, BaseException] = {}  # LF position -> its error
         futures: dict[int, Future[np.ndarray]] = {}
         if pool is not None and (len(vec) > 1 or (vec and row)):
             futures = {j: pool.submit(self._vectorized, self.lfs[j], batch) for j in vec}
         else:
             for j in vec:
-                out[:, j] = self._vectorized(self.lfs[j], batch)
+                try:
+                    out[:, j] = self._vectorized(self.lfs[j], batch)
+                except Exception as exc:
+                    errors[j] = exc
         if row:
             rows = _rows(batch.frame)
             for j in row:
-                out[:, j] = self._rowwise(self.lfs[j], batch, rows)
-        first_error: BaseException | None = None
-        for j, fut in futures.items():  # collect in LF order so the first LF's error wins
+                try:
+                    out[:, j] = self._rowwise(self.lfs[j], batch, rows)
+                except Exception as exc:
+                    errors[j] = exc
+        for j, fut in futures.items():
             try:
                 out[:, j] = fut.result()
-            except BaseException as exc:
-                first_error = first_error or exc
-        if first_error is not None:
-            raise first_error
+            except Exception as exc:
+                errors[j] = exc
+        if errors:  # the error of the first LF in the list wins, however the work was scheduled
+            raise errors[min(errors)]
         return out
 
     # -- vectorized --------------------------------------------------------------------------
@@ -306,7 +312,8 @@ def _column_values(series: pd.Series) -> list[Any]:
     """A column as Python objects; Arrow-backed columns convert fastest through Arrow."""
     if isinstance(series.array, ArrowExtensionArray | ArrowStringArray):
         return pa.array(series.array).to_pylist()  # type: ignore[no-any-return]
-    return series.to_numpy(dtype=object).tolist()  # type: ignore[no-any-return]
+    values: list[Any] = series.to_numpy(dtype=object).tolist()
+    return values
 
 
 def _rows(frame: pd.DataFrame) -> list[Any]:
@@ -418,6 +425,7 @@ def _finish(
         row_ids,
         cardinality=cardinality,
         fault_counts=faults,
+        lf_kinds=[lf.kind for lf in lfs],
     )
 
 
@@ -486,7 +494,7 @@ def apply_lfs(
     """
     checked = check_lfs(lfs)
     k = check_cardinality(cardinality) if cardinality is not None else None
-    if not isinstance(batch_size, int) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise SchemaError(f"batch_size must be a positive integer, got {batch_size!r}.")
     if _is_dask_collection(data) or engine != "local":
         from weakflow.labeling._dask import apply_dask

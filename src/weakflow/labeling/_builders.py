@@ -306,10 +306,18 @@ class _ModelLF(_BuilderLF):
         classes = p["classes"]
         if out.ndim == 1 and out.dtype.kind == "f":  # binary scores: P(class 1)
             out = np.column_stack([1.0 - out, out])
-        if out.ndim == 1:  # hard labels
+        if out.ndim == 1:  # hard labels; with classes=, model labels index into it (-1 abstains)
+            if out.dtype.kind not in "iub":
+                raise SchemaError(
+                    f"model_lf {self.name!r}: the model predicted {out.dtype} labels "
+                    f"(e.g. {out[:3].tolist()}); map them to class indices with classes=[...] or "
+                    "make the model predict integers."
+                )
             labels = out.astype(np.int64)
             if classes is not None:
-                labels = np.asarray(classes, dtype=np.int64)[labels]
+                table = np.asarray(classes, dtype=np.int64)
+                ok = (labels >= 0) & (labels < table.shape[0])
+                labels = np.where(ok, table[np.where(ok, labels, 0)], ABSTAIN)
             return labels
         if out.ndim != 2 or out.shape[0] != len(batch):
             raise SchemaError(
@@ -319,6 +327,11 @@ class _ModelLF(_BuilderLF):
         cls = np.asarray(
             classes if classes is not None else getattr(model, "classes_", range(out.shape[1]))
         )
+        if cls.dtype.kind not in "iu":
+            raise SchemaError(
+                f"model_lf {self.name!r}: the model's classes are {cls.tolist()[:5]}, not class "
+                "indices; pass classes=[...] giving the label (0..k-1) of each probability column."
+            )
         if cls.shape[0] != out.shape[1]:
             raise SchemaError(
                 f"model_lf {self.name!r}: {out.shape[1]} probability columns but "

@@ -6,14 +6,16 @@ only the small integer votes travel back to the caller, never the raw rows of a 
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from weakflow.errors import MissingDependencyError, SchemaError
+from weakflow.errors import MissingDependencyError, SchemaError, _LFApplicationError
 from weakflow.labeling._lf import LabelingFunction
 from weakflow.labeling._progress import progress_bar
 
@@ -64,6 +66,22 @@ def _label_partition(
     return values, frame.index.to_numpy(), faults
 
 
+def _globalized(exc: _LFApplicationError, client: Any, data: Any, futures: list[Any]) -> Exception:
+    """The error with its row position counted from the start of the data, not the partition.
+
+    A dask DataFrame's partition lengths are unknown until read, so they are counted only here,
+    on the error path, for the partitions before the failing one.
+    """
+    part = next(i for i, f in enumerate(futures) if f.status == "error")
+    lengths = client.compute(data.partitions[:part].map_partitions(len)).result() if part else []
+    offset = int(sum(lengths))
+    local = int(exc.position) if exc.position is not None else 0
+    message = re.sub(
+        rf"\(position {local}\)", f"(position {local + offset}, partition {part})", str(exc)
+    )
+    return type(exc)(message, lf_name=exc.lf_name, row_id=exc.row_id, position=local + offset)
+
+
 def _connect(engine: Any, distributed: Any) -> tuple[Any, Any]:
     """The Client to use and what to close afterwards (None when the caller owns the client)."""
     if isinstance(engine, distributed.Client):
@@ -74,7 +92,7 @@ def _connect(engine: Any, distributed: Any) -> tuple[Any, Any]:
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: None still binds 8787 here
         )
         client = distributed.Client(cluster)
         return client, (client, cluster)
@@ -121,7 +139,7 @@ def apply_dask(
                     *args,
                     pure=False,
                 )
-                for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+                for a, b in itertools.pairwise(bounds)
                 if b > a
             ]
         else:
@@ -133,7 +151,12 @@ def apply_dask(
         ) as advance:
             for _ in distributed.as_completed(futures):
                 advance(1)
-        results = client.gather(futures)
+        try:
+            results = client.gather(futures)
+        except _LFApplicationError as exc:
+            if isinstance(data, pd.DataFrame | pd.Series) or exc.position is None:
+                raise  # positions are already global
+            raise _globalized(exc, client, data, futures) from None
     finally:
         for obj in owned or ():
             obj.close()

@@ -1,4 +1,4 @@
-"""Labeling functions: the :class:`LabelingFunction` object and the ``@labeling_function`` decorator.
+"""Labeling functions: the :class:`LabelingFunction` class and the ``@labeling_function`` decorator.
 
 The conventions are Snorkel's, so that users' LFs port unchanged: ``ABSTAIN = -1``, classes
 ``0..k-1``, a row-wise LF takes one row and returns a label, ``resources`` are passed as keyword
@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any, overload
 from weakflow.errors import LabelingFunctionDefinitionError
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from weakflow.labeling._batch import Batch
 
 __all__ = ["LabelingFunction", "as_labeling_function", "labeling_function"]

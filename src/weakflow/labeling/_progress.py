@@ -1,4 +1,4 @@
-"""Progress bars for long work: rich on a terminal, silent otherwise (logs, CI, notebooks' pipes)."""
+"""Progress bars for long work: rich on a terminal, silent otherwise (logs, CI, pipes)."""
 
 from __future__ import annotations
 

@@ -13,26 +13,29 @@ from __future__ import annotations
 import functools
 from collections import namedtuple
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = ["MutableRow", "Row", "row_type"]
 
 
-class Row(tuple):  # type: ignore[type-arg]
+class Row(tuple[Any, ...]):
     """Base of the per-schema named-tuple row types (see :func:`row_type`)."""
 
     __slots__ = ()
     #: Original column name -> position (column names need not be identifiers).
-    _index: dict[object, int] = {}
-    _columns: tuple[object, ...] = ()
+    _index: ClassVar[dict[object, int]] = {}
+    _columns: ClassVar[tuple[object, ...]] = ()
 
     def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, int | slice):
+        # Column labels first (as a pandas Series does), then positions for ints and slices.
+        if isinstance(key, slice):
             return tuple.__getitem__(self, key)
-        try:
-            return tuple.__getitem__(self, self._index[key])
-        except KeyError:
-            raise KeyError(key) from None
+        pos = self._index.get(key)
+        if pos is not None:
+            return tuple.__getitem__(self, pos)
+        if isinstance(key, int) and not isinstance(key, bool):
+            return tuple.__getitem__(self, key)
+        raise KeyError(key)
 
     def get(self, key: object, default: Any = None) -> Any:
         """The field's value, or ``default`` when the row has no such field."""
@@ -48,11 +51,11 @@ class Row(tuple):  # type: ignore[type-arg]
     def to_dict(self) -> dict[object, Any]:
         return dict(self.items())
 
-    def __contains__(self, key: object) -> bool:  # type: ignore[override]
+    def __contains__(self, key: object) -> bool:
         return key in self._index
 
 
-class MutableRow(dict):  # type: ignore[type-arg]
+class MutableRow(dict[str, Any]):
     """A dict with attribute access; what preprocessors receive and may modify."""
 
     __slots__ = ()

@@ -33,22 +33,52 @@ _REPEAT = re.compile(r"\{\d+(,\d*)?\}")
 _TURKIC_I = "iIıİ"
 
 
-def _ignorecase_differs(pattern: str) -> bool:
-    """Whether ``pattern`` may match differently in Python and RE2 under IGNORECASE.
+def _ignorecase_form(pattern: str) -> str | None:
+    """The pattern RE2 must run to match like Python's ``re`` under IGNORECASE, or None.
 
-    True when it holds an 'i'-like letter, a range that may span one (``[a-z]``), or a code point
-    beyond the BMP (Python's case-insensitive character classes treat those specially).
+    Python folds 'i' and 'I' together with the Turkish 'ı' and 'İ'; RE2 does not. A literal
+    'i'/'I' outside a character class becomes ``[iIıİ]``; an i-like letter inside a class (or a
+    range that may span one, like ``[a-z]``), a literal 'ı'/'İ', or a code point beyond the BMP
+    (Python's case-insensitive classes treat those specially) gives None: use Python.
     """
-    n = len(pattern)
-    for j, c in enumerate(pattern):
-        if c in _TURKIC_I or ord(c) > 0xFFFF:
-            return True
-        if c == "-" and 0 < j < n - 1:
-            lo = "\0" if j >= 2 and pattern[j - 2] == "\\" else pattern[j - 1]
-            hi = "\U0010ffff" if pattern[j + 1] == "\\" else pattern[j + 1]
-            if any(lo <= t <= hi for t in _TURKIC_I):
-                return True
-    return False
+    out: list[str] = []
+    in_class = False
+    j, n = 0, len(pattern)
+    while j < n:
+        c = pattern[j]
+        if ord(c) > 0xFFFF or c in "ıİ":
+            return None
+        if c == "\\":
+            if in_class and pattern[j + 1 : j + 2] in _TURKIC_I:
+                return None
+            out.append(pattern[j : j + 2])
+            j += 2
+            continue
+        if in_class:
+            if c in _TURKIC_I:
+                return None
+            if c == "]":
+                in_class = False
+            elif c == "-" and 0 < j < n - 1 and pattern[j + 1] != "]":
+                lo = "\0" if pattern[j - 1] == "\\" else pattern[j - 1]
+                hi = "\U0010ffff" if pattern[j + 1] == "\\" else pattern[j + 1]
+                if any(lo <= t <= hi for t in _TURKIC_I):
+                    return None
+            out.append(c)
+            j += 1
+            continue
+        if c == "[":
+            in_class = True
+            out.append(c)
+            j += 1
+            for lead in "^]":  # "[^" and a leading "]" are not class ends
+                if j < n and pattern[j] == lead:
+                    out.append(lead)
+                    j += 1
+            continue
+        out.append("[iIıİ]" if c in "iI" else c)
+        j += 1
+    return "".join(out)
 
 
 def re2_compatible(pattern: str, flags: int) -> bool:
@@ -58,7 +88,7 @@ def re2_compatible(pattern: str, flags: int) -> bool:
     """
     if flags & ~int(re.IGNORECASE):
         return False
-    if flags & re.IGNORECASE and _ignorecase_differs(pattern):
+    if flags & re.IGNORECASE and _ignorecase_form(pattern) is None:
         return False
     i, n = 0, len(pattern)
     while i < n:
@@ -123,8 +153,10 @@ def python_search(values: pa.Array, pattern: str, flags: int) -> npt.NDArray[np.
 def regex_search(values: pa.Array, pattern: str, flags: int = 0) -> npt.NDArray[np.bool_]:
     """Rows whose text contains a match of ``pattern`` (Python ``re.search`` semantics)."""
     ignore_case = bool(flags & re.IGNORECASE)
-    if re2_compatible(pattern, flags) and _arrow_accepts(pattern, ignore_case):
-        return _to_bool(pc.match_substring_regex(values, pattern, ignore_case=ignore_case))
+    if re2_compatible(pattern, flags):
+        re2_pattern = _ignorecase_form(pattern) if ignore_case else pattern
+        if re2_pattern is not None and _arrow_accepts(re2_pattern, ignore_case):
+            return _to_bool(pc.match_substring_regex(values, re2_pattern, ignore_case=ignore_case))
     return python_search(values, pattern, flags)
 
 

@@ -8,9 +8,9 @@ from weakflow.labelmodel._matrix_completion import MatrixCompletion
 from weakflow.labelmodel._triplet import Triplet
 
 __all__ = [
+    "METHODS",
     "BaseLabelModel",
     "CILabelModel",
-    "METHODS",
     "DawidSkene",
     "LabelModel",
     "MajorityVote",

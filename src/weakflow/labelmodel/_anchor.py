@@ -29,7 +29,7 @@ def anchor_confusion(vote_freq: FloatArray, prior: FloatArray, accuracy: float) 
     accuracy : float
         The accuracy given to every LF.
     """
-    m, k = vote_freq.shape
+    k = vote_freq.shape[1]
     T = np.full((k, k), (1.0 - accuracy) / (k - 1))
     np.fill_diagonal(T, accuracy)
     # T[y, c] = P(Y = y | LF votes c): right with probability `accuracy`, else any other class.

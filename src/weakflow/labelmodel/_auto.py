@@ -45,8 +45,6 @@ METHODS = ("auto", "mv", "ds", "mc", "triplet")
 _METRICS = ("accuracy", "f1", "f1_macro")
 
 
-
-
 @dataclass
 class Candidate:
     """One fitted candidate and how it scored during selection."""
@@ -225,7 +223,8 @@ class LabelModel(BaseLabelModel):
     def lf_accuracies_(self) -> FloatArray:
         check_is_fitted(self, "model_")
         acc = getattr(self.model_, "lf_accuracies_", None)
-        return np.full(self.n_lfs_, np.nan) if acc is None else acc  # type: ignore[no-any-return]
+        out: FloatArray = np.full(self.n_lfs_, np.nan) if acc is None else np.asarray(acc)
+        return out
 
 
 #: Shrinkage of the label-free choice, in rows per class (see the module docstring).

@@ -92,7 +92,8 @@ class BaseLabelModel(BaseEstimator):  # type: ignore[misc]
                         "class_balance='learn'."
                     )
                 counts = np.bincount(y_dev, minlength=k).astype(float)
-                return (counts + 1.0) / (counts.sum() + k)  # add-one: no class gets zero
+                prior: FloatArray = (counts + 1.0) / (counts.sum() + k)  # add-one: none is 0
+                return prior
             raise SchemaError(
                 f"class_balance must be 'auto', 'dev', 'learn', 'uniform' or {k} "
                 f"probabilities, got {cb!r}."
@@ -102,7 +103,8 @@ class BaseLabelModel(BaseEstimator):  # type: ignore[misc]
             raise SchemaError(
                 f"class_balance must hold {k} positive probabilities (one per class), got {cb!r}."
             )
-        return arr / arr.sum()
+        given: FloatArray = arr / arr.sum()
+        return given
 
     # -- prediction --------------------------------------------------------------------------
     def predict_proba(self, L: LabelMatrixLike) -> FloatArray:  # pragma: no cover - abstract
@@ -188,7 +190,8 @@ class CILabelModel(BaseLabelModel):
             return np.empty((0, self.cardinality_))
         vp = compress_votes(arr)
         post, _ = normalize_log(self._log_joint_rows(vp.patterns))
-        return post if not vp.compressed else post[vp.inverse]
+        # patterns come back sorted even when every row is distinct (compressed is then False)
+        return post[vp.inverse]
 
     def log_likelihood(self, L: LabelMatrixLike) -> float:
         """Mean log-likelihood of the votes under the fitted model (higher fits better)."""

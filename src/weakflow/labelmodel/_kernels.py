@@ -16,10 +16,10 @@ from weakflow._types import ABSTAIN, FloatArray, IntArray
 
 __all__ = [
     "ci_log_joint",
-    "spaced_rows",
-    "vote_frequencies",
     "normalize_log",
+    "spaced_rows",
     "vote_class_counts",
+    "vote_frequencies",
     "vote_gram",
     "vote_one_hot",
 ]
@@ -41,9 +41,7 @@ def vote_one_hot(L: IntArray, k: int) -> sp.csr_matrix:
     return sp.csr_matrix((data, indices, indptr), shape=(n, m * k))
 
 
-def vote_gram(
-    L: IntArray, k: int, weights: npt.NDArray[np.floating] | None = None
-) -> FloatArray:
+def vote_gram(L: IntArray, k: int, weights: npt.NDArray[np.floating] | None = None) -> FloatArray:
     """Weighted second moments of the vote indicators, ``sum_r w_r v_r v_r^T`` (float64).
 
     ``v_r`` is row r's one-hot vote vector (length ``m*k``, LF-major: ``j*k + c``). Chunks are
@@ -81,12 +79,12 @@ def vote_class_counts(L: IntArray, k: int) -> IntArray:
     """``counts[r, c]``: how many LFs voted class ``c`` on row ``r``."""
     counts = np.empty((L.shape[0], k), dtype=np.int32)
     for c in range(k):
-        counts[:, c] = np.count_nonzero(L == c, axis=1)
+        counts[:, c] = np.count_nonzero(c == L, axis=1)
     return counts
 
 
 def vote_frequencies(A: sp.csr_matrix, weights: FloatArray, m: int, k: int) -> FloatArray:
-    """``freq[j, c]``: weighted share of rows on which LF j voted class c, from the one-hot ``A``."""
+    """``freq[j, c]``: weighted share of rows on which LF j voted c, from the one-hot ``A``."""
     return np.asarray(A.T @ weights).reshape(m, k) / float(weights.sum())
 
 

@@ -110,7 +110,8 @@ class MajorityVote(BaseLabelModel):
         weights = np.ones(self.cardinality_) if self.tie_break == "random" else self.class_balance_
         probs = winners * weights
         probs[no_votes] = self.class_balance_
-        return probs / probs.sum(axis=1, keepdims=True)
+        out: FloatArray = probs / probs.sum(axis=1, keepdims=True)
+        return out
 
     def predict(self, L: LabelMatrixLike) -> IntArray:
         """The majority class of each row, ties settled by ``tie_break``."""

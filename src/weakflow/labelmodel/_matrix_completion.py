@@ -162,7 +162,8 @@ class _MomentProblem:
         z = theta.reshape(self.m, self.k, self.k + 1)
         z = z - z.max(axis=2, keepdims=True)
         e = np.exp(z)
-        return e / e.sum(axis=2, keepdims=True)
+        tables: FloatArray = e / e.sum(axis=2, keepdims=True)
+        return tables
 
     def loss_and_grad(self, theta: FloatArray, prior: FloatArray) -> tuple[float, FloatArray]:
         m, k = self.m, self.k

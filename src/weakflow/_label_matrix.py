@@ -1,5 +1,9 @@
 """The label matrix: what LF engines produce and label models consume.
 
+It is shared by three stages (the WRENCH loader in ``data`` reads one, the engines in
+``labeling`` produce one, the models in ``labelmodel`` consume one), so it lives beside the other
+shared modules; users import it as ``weakflow.labeling.LabelMatrix``.
+
 A :class:`LabelMatrix` is an ``n x m`` array of small integers (``-1`` = ABSTAIN, classes
 ``0..k-1``) with the LF names as columns and the data's row ids as rows. Label models only need
 its distinct rows: :func:`compress_votes` reduces it to ``(unique vote pattern, count)`` pairs so
@@ -39,6 +43,8 @@ class LabelMatrix:
         Number of classes, when known; validated against the values.
     fault_counts : mapping of str to int, optional
         Rows on which each LF raised and was counted as abstaining (``fault_tolerant=True``).
+    lf_kinds : sequence of str, optional
+        What kind each LF is (``keyword``, ``regex``, ``python``, ...), shown by ``lf_summary``.
 
     Examples
     --------
@@ -57,6 +63,7 @@ class LabelMatrix:
         *,
         cardinality: int | None = None,
         fault_counts: Mapping[str, int] | None = None,
+        lf_kinds: Sequence[str] | None = None,
     ) -> None:
         arr = check_label_matrix(values, cardinality, allow_empty=True)
         n, m = arr.shape
@@ -67,7 +74,9 @@ class LabelMatrix:
         if dup:
             raise SchemaError(f"Duplicate LF names in the label matrix: {dup}.")
         ids = np.arange(n) if row_ids is None else np.asarray(row_ids)
-        if ids.shape != (n,):
+        if ids.ndim != 1:
+            raise SchemaError(f"row_ids must be one id per row ({n} rows), got {row_ids!r}.")
+        if ids.shape[0] != n:
             raise SchemaError(f"{ids.shape[0]} row ids for a label matrix with {n} rows.")
         self.values: IntArray = arr
         self.lf_names: tuple[str, ...] = names
@@ -75,6 +84,9 @@ class LabelMatrix:
         self.cardinality = cardinality
         self.fault_counts: dict[str, int] = {nm: 0 for nm in names}
         self.fault_counts.update(fault_counts or {})
+        if lf_kinds is not None and len(lf_kinds) != m:
+            raise SchemaError(f"{len(lf_kinds)} LF kinds for a label matrix with {m} columns.")
+        self.lf_kinds: tuple[str, ...] | None = tuple(lf_kinds) if lf_kinds is not None else None
 
     # -- array protocol ----------------------------------------------------------------------
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
@@ -84,7 +96,8 @@ class LabelMatrix:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.values.shape  # type: ignore[return-value]
+        n, m = self.values.shape
+        return int(n), int(m)
 
     @property
     def n_rows(self) -> int:
@@ -121,6 +134,7 @@ class LabelMatrix:
             self.lf_names,
             self.row_ids[idx],
             cardinality=self.cardinality,
+            lf_kinds=self.lf_kinds,
         )
 
     def lfs(self, names: Iterable[str]) -> LabelMatrix:
@@ -136,6 +150,7 @@ class LabelMatrix:
             self.row_ids,
             cardinality=self.cardinality,
             fault_counts={x: self.fault_counts[x] for x in names},
+            lf_kinds=None if self.lf_kinds is None else [self.lf_kinds[c] for c in cols],
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -172,7 +187,7 @@ class VotePatterns:
     @property
     def compressed(self) -> bool:
         """False when compression was skipped because (nearly) every row was distinct."""
-        return self.patterns.shape[0] < self.inverse.shape[0]
+        return bool(self.patterns.shape[0] < self.inverse.shape[0])
 
 
 #: Rows sampled to decide whether compressing is worth its cost.
@@ -193,8 +208,8 @@ def compress_votes(L: npt.ArrayLike, *, force: bool = False) -> VotePatterns:
     >>> vp.patterns.tolist(), vp.counts.tolist(), vp.inverse.tolist()
     ([[0, 0], [1, -1]], [1, 2], [1, 0, 1])
     """
-    arr = np.ascontiguousarray(np.asarray(L))
-    n, m = arr.shape
+    arr = np.ascontiguousarray(check_label_matrix(L, allow_empty=True))
+    n = arr.shape[0]
     if not force and n > 2 * _SAMPLE:
         sample = _void_rows(arr[:_SAMPLE])
         if np.unique(sample).shape[0] > 0.5 * _SAMPLE:

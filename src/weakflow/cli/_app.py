@@ -1,0 +1,51 @@
+"""The root Typer app: lifecycle verbs at the top level (``weakflow wrench``, ``weakflow demo``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+import weakflow
+from weakflow.cli._demo import demo
+from weakflow.cli._wrench import wrench
+
+app = typer.Typer(
+    name="weakflow",
+    help=(
+        "weakflow: from no labels to a monitored model in production, with weak supervision.\n\n"
+        "Write labeling functions instead of hand-labeling; weakflow applies them, learns how "
+        "accurate each one is, and turns their votes into training labels."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"weakflow {weakflow.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """weakflow command line."""
+
+
+app.command("wrench")(wrench)
+app.command("demo")(demo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
