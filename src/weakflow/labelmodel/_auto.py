@@ -7,7 +7,9 @@ small set of candidates, majority vote always among them, and keeps the best:
 
 - with gold dev labels (``L_dev``, ``y_dev``): the candidate with the best dev score, after
   fitting a decision threshold for binary tasks; ties go to the simpler candidate (majority vote
-  first), so ``auto`` only leaves majority vote when the dev set says so;
+  first), so ``auto`` only leaves majority vote when the dev set says so. Every generative
+  candidate is tried with both posteriors, with and without abstentions as evidence
+  (``abstain_evidence``), which costs no extra fit;
 - without: Dawid-Skene shrunk toward majority vote (``prior_strength=1e4``) with the
   majority-vote class shares as prior. No label-free criterion we tried picks well: the
   held-out likelihood of the votes, and of each LF's vote given the others, always favour the
@@ -22,6 +24,7 @@ decision threshold; the candidates themselves learn from the train votes alone.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +34,7 @@ import numpy.typing as npt
 from weakflow._types import FloatArray, IntArray, LabelMatrixLike, RandomStateLike
 from weakflow._validation import check_is_fitted
 from weakflow.errors import SchemaError
-from weakflow.labelmodel._base import BaseLabelModel, score_predictions
+from weakflow.labelmodel._base import BaseLabelModel, CILabelModel, score_predictions
 from weakflow.labelmodel._dawid_skene import DawidSkene
 from weakflow.labelmodel._majority import MajorityVote, majority_class_shares
 from weakflow.labelmodel._matrix_completion import MatrixCompletion
@@ -77,6 +80,24 @@ def _candidates(
         ("mc", MatrixCompletion(**common)),
         ("triplet", Triplet(**common)),
     ]
+
+
+def _without_abstain_evidence(cands: list[Candidate]) -> list[Candidate]:
+    """Each fitted CI candidate again, predicting with Snorkel's posterior (no refit needed)."""
+    twins = []
+    for c in cands:
+        if isinstance(c.model, CILabelModel):
+            twin = copy.copy(c.model)
+            twin.abstain_evidence = False
+            twins.append(
+                Candidate(
+                    f"{c.name[:-1]}, abstain_evidence=False)"
+                    if c.name.endswith(")")
+                    else f"{c.name}(abstain_evidence=False)",
+                    twin,
+                )
+            )
+    return twins
 
 
 def _best_threshold(p1: FloatArray, y: IntArray, metric: str) -> tuple[float, float]:
@@ -183,6 +204,8 @@ class LabelModel(BaseLabelModel):
         elif dev is not None and y is not None and y.size:
             for c in cands:
                 c.model.fit(arr, L_dev=dev, y_dev=y)
+            cands = [*cands, *_without_abstain_evidence(cands)]
+            for c in cands:
                 self._score_on_dev(c, dev, y, k)
             chosen = max(cands, key=lambda c: c.score)  # max keeps the first of equal scores
         else:

@@ -159,10 +159,17 @@ class CILabelModel(BaseLabelModel):
         ``y``; the last column ``confusion_[j, y, k]`` is the probability that it abstains.
     lf_accuracies_ : ndarray of shape (m,)
         Learned accuracy of each LF where it votes: ``P(vote = Y | LF votes)``.
+
+    Every CI model takes ``abstain_evidence`` (default True): whether an LF's abstention counts
+    as evidence in the posterior. It is exact Bayes when LFs abstain independently given the
+    class, and it lets rows without votes lean toward the classes LFs rarely vote for. With many
+    sparse LFs each row carries dozens of abstentions, which compound small departures from
+    independence; ``False`` then predicts more robustly (it is Snorkel's posterior). It changes
+    predictions only, not the fitted tables.
     """
 
-    #: Whether abstentions count as evidence in the posterior (Snorkel ignores them).
-    _use_abstain_in_posterior: bool = True
+    #: Default of the ``abstain_evidence`` parameter every CI model takes.
+    abstain_evidence: bool = True
 
     def _set_model(self, class_balance: FloatArray, confusion: FloatArray) -> None:
         conf = np.clip(confusion, EPS, None)
@@ -179,7 +186,7 @@ class CILabelModel(BaseLabelModel):
         k = self.cardinality_
         conf = self.confusion_
         log_vote = np.log(conf[:, :, :k])
-        log_abstain = np.log(conf[:, :, k]) if self._use_abstain_in_posterior else None
+        log_abstain = np.log(conf[:, :, k]) if self.abstain_evidence else None
         return ci_log_joint(vote_one_hot(L, k), np.log(self.class_balance_), log_vote, log_abstain)
 
     def predict_proba(self, L: LabelMatrixLike) -> FloatArray:

@@ -57,6 +57,9 @@ class DawidSkene(CILabelModel):
         Stop when the mean log-likelihood per row improves by less than this.
     accelerate : bool
         Use SQUAREM extrapolation between plain EM steps.
+    abstain_evidence : bool
+        Whether abstentions count as evidence in the posterior (see
+        :class:`~weakflow.labelmodel.CILabelModel`); False is Snorkel's posterior.
     random_state : int, Generator or None
         Unused (EM starts from the anchor, deterministically); kept for a uniform interface.
 
@@ -90,6 +93,7 @@ class DawidSkene(CILabelModel):
         max_iter: int = 200,
         tol: float = 1e-7,
         accelerate: bool = True,
+        abstain_evidence: bool = True,
         random_state: RandomStateLike = None,
     ) -> None:
         self.cardinality = cardinality
@@ -99,6 +103,7 @@ class DawidSkene(CILabelModel):
         self.max_iter = max_iter
         self.tol = tol
         self.accelerate = accelerate
+        self.abstain_evidence = abstain_evidence
         self.random_state = random_state
 
     def fit(

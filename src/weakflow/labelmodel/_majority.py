@@ -25,7 +25,12 @@ def majority_class_shares(L: IntArray, k: int) -> FloatArray:
     counts = vote_class_counts(L, k)
     top = counts.max(axis=1, keepdims=True)
     winners = (counts == top) & (top > 0)
-    share = (winners / np.maximum(winners.sum(axis=1, keepdims=True), 1)).sum(axis=0)
+    # Count (class, number of tied winners) pairs exactly, then divide: summing 1/w over rows
+    # in float would depend on the row order, which MatrixCompletion amplifies.
+    rows, cols = np.nonzero(winners)
+    n_win = winners.sum(axis=1)[rows]
+    pairs = np.bincount(cols * (k + 1) + n_win, minlength=k * (k + 1)).reshape(k, k + 1)
+    share = pairs[:, 1:] @ (1.0 / np.arange(1, k + 1))
     return np.asarray((share + 1.0) / (share.sum() + k), dtype=np.float64)
 
 

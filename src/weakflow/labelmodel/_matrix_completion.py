@@ -54,6 +54,9 @@ class MatrixCompletion(CILabelModel):
         nothing at ``init_accuracy``).
     max_iter : int
         Maximum L-BFGS iterations.
+    abstain_evidence : bool
+        Whether abstentions count as evidence in the posterior (see
+        :class:`~weakflow.labelmodel.CILabelModel`); False is Snorkel's posterior.
     random_state : int, Generator or None
         Unused (the fit is deterministic); kept for a uniform interface.
 
@@ -86,6 +89,7 @@ class MatrixCompletion(CILabelModel):
         first_moment_weight: float = 1.0,
         l2: float = 1e-6,
         max_iter: int = 500,
+        abstain_evidence: bool = True,
         random_state: RandomStateLike = None,
     ) -> None:
         self.cardinality = cardinality
@@ -94,6 +98,7 @@ class MatrixCompletion(CILabelModel):
         self.first_moment_weight = first_moment_weight
         self.l2 = l2
         self.max_iter = max_iter
+        self.abstain_evidence = abstain_evidence
         self.random_state = random_state
 
     def fit(

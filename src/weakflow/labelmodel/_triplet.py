@@ -49,6 +49,9 @@ class Triplet(CILabelModel):
         many rows; LFs without such triplets keep the anchor accuracy ``init_accuracy``.
     init_accuracy : float
         Accuracy assumed for LFs the triplets cannot estimate.
+    abstain_evidence : bool
+        Whether abstentions count as evidence in the posterior (see
+        :class:`~weakflow.labelmodel.CILabelModel`); False is Snorkel's posterior.
     random_state : int, Generator or None
         Unused (the method is deterministic); kept for a uniform interface.
 
@@ -76,12 +79,14 @@ class Triplet(CILabelModel):
         class_balance: str | npt.ArrayLike = "auto",
         min_overlap: int = 5,
         init_accuracy: float = 0.7,
+        abstain_evidence: bool = True,
         random_state: RandomStateLike = None,
     ) -> None:
         self.cardinality = cardinality
         self.class_balance = class_balance
         self.min_overlap = min_overlap
         self.init_accuracy = init_accuracy
+        self.abstain_evidence = abstain_evidence
         self.random_state = random_state
 
     def fit(
