@@ -186,7 +186,11 @@ class VotePatterns:
 
     @property
     def compressed(self) -> bool:
-        """False when compression was skipped because (nearly) every row was distinct."""
+        """True when there are fewer patterns than rows.
+
+        False also when a sample showed distinct rows and compression was skipped;
+        ``patterns[inverse]`` rebuilds the matrix either way.
+        """
         return bool(self.patterns.shape[0] < self.inverse.shape[0])
 
 

@@ -256,11 +256,6 @@ class TestLabelFree:
         lm = LabelModel(class_balance=[0.2, 0.8]).fit(d.L)
         np.testing.assert_allclose(lm.class_balance_, [0.2, 0.8], rtol=1e-12)
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="class_balance='auto' means 'dev' when y_dev is given, but the label-free branch "
-        "of LabelModel (y_dev without L_dev) replaces 'auto' by the majority-vote shares.",
-    )
     def test_auto_with_y_dev_only_uses_the_dev_prior(self):
         d = make_synthetic(3000, 6, 2, seed=4)
         y_dev = np.array([1] * 8 + [0] * 2)

@@ -91,12 +91,6 @@ def test_label_model_warns_with_and_without_dev():
         LabelModel("mv").fit(d.L)  # majority vote has nothing to fall back from
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="majority_confusion gives every LF accuracy 0.7, so one extra vote multiplies the "
-    "odds by 0.7/0.3 (k=2): a prior more skewed than that overrides the majority. The fallback "
-    "is documented to decide exactly like majority vote with ties broken by the prior.",
-)
 @pytest.mark.parametrize("name", CI)
 def test_decides_like_majority_vote_with_a_skewed_prior(name):
     L = np.array([[1, -1], [0, 0], [1, 1], [-1, 1], [0, 1]] * 20)
@@ -107,13 +101,6 @@ def test_decides_like_majority_vote_with_a_skewed_prior(name):
     np.testing.assert_array_equal(model.predict(L), mv.predict(L))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="With a uniform prior tied classes have mathematically equal fallback posteriors, but "
-    "they are computed from per-LF logs that differ with each LF's coverage, so the argmax of a "
-    "tie is decided by rounding rather than by the prior (MV tie_break='prior' takes the "
-    "lowest index).",
-)
 @pytest.mark.parametrize("k", [2, 3])
 def test_ties_are_broken_like_majority_vote(k):
     tied_rows = np.array([[a, b] for a in range(k) for b in range(k) if a != b])

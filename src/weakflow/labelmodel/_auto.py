@@ -209,7 +209,7 @@ class LabelModel(BaseLabelModel):
                 self._score_on_dev(c, dev, y, k)
             chosen = max(cands, key=lambda c: c.score)  # max keeps the first of equal scores
         else:
-            chosen = _label_free_choice(k, self.class_balance, arr)
+            chosen = _label_free_choice(k, self.class_balance, arr, y)
             chosen.model.fit(arr, L_dev=dev, y_dev=y)
             cands = [chosen]
         self.model_ = chosen.model
@@ -254,10 +254,16 @@ class LabelModel(BaseLabelModel):
 LABEL_FREE_PRIOR_STRENGTH = 1e4
 
 
-def _label_free_choice(k: int, class_balance: Any, L: IntArray) -> Candidate:
-    """Without gold labels: Dawid-Skene shrunk toward majority vote, majority-vote class shares."""
+def _label_free_choice(
+    k: int, class_balance: Any, L: IntArray, y_dev: IntArray | None
+) -> Candidate:
+    """Without dev votes: Dawid-Skene shrunk toward majority vote.
+
+    The prior comes from ``y_dev`` when given (``"auto"``), else from the majority-vote shares.
+    """
     prior = class_balance
-    if isinstance(class_balance, str) and class_balance in ("auto", "learn"):
+    learn = class_balance == "learn" or (class_balance == "auto" and y_dev is None)
+    if isinstance(class_balance, str) and learn:
         prior = majority_class_shares(L, k)
     name = f"ds(prior_strength={LABEL_FREE_PRIOR_STRENGTH:g})"
     model = DawidSkene(cardinality=k, class_balance=prior, prior_strength=LABEL_FREE_PRIOR_STRENGTH)

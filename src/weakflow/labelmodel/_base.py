@@ -161,15 +161,18 @@ class CILabelModel(BaseLabelModel):
         Learned accuracy of each LF where it votes: ``P(vote = Y | LF votes)``.
 
     Every CI model takes ``abstain_evidence`` (default True): whether an LF's abstention counts
-    as evidence in the posterior. It is exact Bayes when LFs abstain independently given the
-    class, and it lets rows without votes lean toward the classes LFs rarely vote for. With many
-    sparse LFs each row carries dozens of abstentions, which compound small departures from
-    independence; ``False`` then predicts more robustly (it is Snorkel's posterior). It changes
-    predictions only, not the fitted tables.
+    as evidence in the posterior of a row with votes. It is exact Bayes when LFs abstain
+    independently given the class. With many sparse LFs each row carries dozens of abstentions,
+    which compound small departures from independence; ``False`` then predicts more robustly
+    (it is Snorkel's posterior). It changes predictions only, not the fitted tables. Rows on
+    which every LF abstains get the class prior either way.
     """
 
     #: Default of the ``abstain_evidence`` parameter every CI model takes.
     abstain_evidence: bool = True
+    #: Set by ``fit`` when too few LFs forced a fallback (see ``_fallback.py``).
+    fallback_: str | None = None
+    fallback_model_: BaseLabelModel | None = None
 
     def _set_model(self, class_balance: FloatArray, confusion: FloatArray) -> None:
         conf = np.clip(confusion, EPS, None)
@@ -195,10 +198,21 @@ class CILabelModel(BaseLabelModel):
         arr = self._check_predict_input(L)
         if arr.shape[0] == 0:
             return np.empty((0, self.cardinality_))
+        if self.fallback_model_ is not None:
+            return self.fallback_model_.predict_proba(arr)
         vp = compress_votes(arr)
         post, _ = normalize_log(self._log_joint_rows(vp.patterns))
+        # Rows on which every LF abstained get the class prior, as majority vote gives them.
+        post[(vp.patterns == ABSTAIN).all(axis=1)] = self.class_balance_
         # patterns come back sorted even when every row is distinct (compressed is then False)
         return post[vp.inverse]
+
+    def predict(self, L: LabelMatrixLike) -> IntArray:
+        """The most probable class of each row (ties go to the lower class index)."""
+        check_is_fitted(self, "confusion_")
+        if self.fallback_model_ is not None:
+            return self.fallback_model_.predict(self._check_predict_input(L))
+        return super().predict(L)
 
     def log_likelihood(self, L: LabelMatrixLike) -> float:
         """Mean log-likelihood of the votes under the fitted model (higher fits better)."""

@@ -202,7 +202,7 @@ class _EM:
             if ll - ll_prev < tol and n_iter > 1:
                 return theta1, ll, n_iter
             ll_prev = ll
-            if not accelerate:
+            if not accelerate or n_iter >= max_iter:
                 theta = theta1
                 continue
             theta2, ll1 = self.step(theta1)

@@ -1,8 +1,10 @@
 """What the CI label models do when the votes cannot identify them: fewer than 3 LFs.
 
 With one or two LFs a conditionally independent model is not identifiable (nothing tells a
-wrong LF from a hard class). Rather than raise, the models fall back to a majority-vote-equivalent
-CI model, warn with :class:`~weakflow.errors.FallbackWarning`, and record ``fallback_``.
+wrong LF from a hard class). Rather than raise, the models fall back to majority vote (ties
+broken by the class prior), warn with :class:`~weakflow.errors.FallbackWarning`, and record
+``fallback_``; predictions come from that :class:`MajorityVote`. The tables they keep
+(``confusion_``, every LF at one accuracy) are for display only.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ def majority_confusion(L: IntArray, k: int, accuracy: float = _FALLBACK_ACCURACY
 def fit_fallback(model: CILabelModel, L: IntArray, k: int, prior: FloatArray | None) -> bool:
     """Fit the majority-vote-equivalent model when ``L`` has too few LFs; True when it did."""
     model.fallback_ = None
+    model.fallback_model_ = None
     if L.shape[1] >= MIN_LFS:
         return False
     name = type(model).__name__
@@ -58,6 +61,12 @@ def fit_fallback(model: CILabelModel, L: IntArray, k: int, prior: FloatArray | N
         FallbackWarning,
         stacklevel=3,
     )
+    from weakflow.labelmodel._majority import MajorityVote
+
+    mv = MajorityVote(
+        cardinality=k, class_balance="learn" if prior is None else prior, tie_break="prior"
+    ).fit(L)
     model.fallback_ = "majority_vote"
-    model._set_model(np.full(k, 1.0 / k) if prior is None else prior, majority_confusion(L, k))
+    model.fallback_model_ = mv
+    model._set_model(mv.class_balance_, majority_confusion(L, k))
     return True
