@@ -78,6 +78,14 @@ class TestClassBalance:
         model = make(name, class_balance="uniform").fit(data3.L)
         np.testing.assert_allclose(model.class_balance_, [1 / 3] * 3, rtol=1e-12)
 
+    @pytest.mark.parametrize("name", ALL)
+    def test_majority_is_the_majority_vote_label_shares(self, name, data3):
+        # DawidSkene computes them from its one-hot matrix, the others from vote counts
+        model = make(name, class_balance="majority").fit(data3.L)
+        np.testing.assert_allclose(
+            model.class_balance_, majority_class_shares(data3.L, 3), rtol=1e-12
+        )
+
     @pytest.mark.parametrize("name", ["mv", "mc", "triplet", "lm"])
     def test_learn_uses_majority_vote_shares(self, name, data3):
         # MV, the moment methods and the label-free LabelModel take the MV label shares
@@ -115,7 +123,7 @@ class TestClassBalance:
     @pytest.mark.parametrize(
         ("value", "message"),
         [
-            ("balanced", r"class_balance must be 'auto', 'dev', 'learn', 'uniform' or 3"),
+            ("balanced", r"class_balance must be 'auto', 'dev', 'learn', 'majority', 'uniform' or 3"),
             ([0.5, 0.5], r"class_balance must hold 3 positive probabilities"),
             ([0.5, 0.5, 0.0], r"positive probabilities"),
             ([0.6, 0.6, -0.2], r"positive probabilities"),

@@ -36,7 +36,7 @@ from weakflow._validation import check_is_fitted
 from weakflow.errors import SchemaError
 from weakflow.labelmodel._base import BaseLabelModel, CILabelModel, score_predictions
 from weakflow.labelmodel._dawid_skene import DawidSkene
-from weakflow.labelmodel._majority import MajorityVote, majority_class_shares
+from weakflow.labelmodel._majority import MajorityVote
 from weakflow.labelmodel._matrix_completion import MatrixCompletion
 from weakflow.labelmodel._triplet import Triplet
 
@@ -264,7 +264,7 @@ def _label_free_choice(
     prior = class_balance
     learn = class_balance == "learn" or (class_balance == "auto" and y_dev is None)
     if isinstance(class_balance, str) and learn:
-        prior = majority_class_shares(L, k)
+        prior = "majority"
     name = f"ds(prior_strength={LABEL_FREE_PRIOR_STRENGTH:g})"
     model = DawidSkene(cardinality=k, class_balance=prior, prior_strength=LABEL_FREE_PRIOR_STRENGTH)
     return Candidate(name, model, score=float("nan"))

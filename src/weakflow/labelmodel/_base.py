@@ -9,6 +9,7 @@ the learned LF accuracies and prediction live here once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -39,8 +40,9 @@ class BaseLabelModel(BaseEstimator):  # type: ignore[misc]
     -------------------------------
     cardinality : int, optional
         Number of classes ``k``; inferred from the votes (and ``y_dev``) when omitted.
-    class_balance : "auto", "dev", "learn", "uniform" or array-like of shape (k,)
-        The class prior ``P(Y)``. ``"dev"`` estimates it from ``y_dev``; ``"learn"`` lets the
+    class_balance : "auto", "dev", "learn", "majority", "uniform" or array-like of shape (k,)
+        The class prior ``P(Y)``. ``"dev"`` estimates it from ``y_dev``; ``"majority"`` takes
+        the shares of the majority-vote labels among rows with votes; ``"learn"`` lets the
         model estimate it from the votes; ``"auto"`` is ``"dev"`` when ``y_dev`` is given, else
         ``"learn"``. Rows where every LF abstains get this prior as their prediction.
     """
@@ -76,13 +78,20 @@ class BaseLabelModel(BaseEstimator):  # type: ignore[misc]
         self.cardinality_ = k
         return arr, k, dev, y
 
-    def _fixed_class_balance(self, k: int, y_dev: IntArray | None) -> FloatArray | None:
-        """The class prior to hold fixed, or None when the model should learn it."""
+    def _fixed_class_balance(
+        self, k: int, y_dev: IntArray | None, majority: Callable[[], FloatArray]
+    ) -> FloatArray | None:
+        """The class prior to hold fixed, or None when the model should learn it.
+
+        ``majority`` computes the majority-vote label shares (each model has its cheapest way).
+        """
         cb: Any = getattr(self, "class_balance", "auto")
         if isinstance(cb, str):
             mode = ("dev" if y_dev is not None else "learn") if cb == "auto" else cb
             if mode == "learn":
                 return None
+            if mode == "majority":
+                return majority()
             if mode == "uniform":
                 return np.full(k, 1.0 / k)
             if mode == "dev":
@@ -95,7 +104,7 @@ class BaseLabelModel(BaseEstimator):  # type: ignore[misc]
                 prior: FloatArray = (counts + 1.0) / (counts.sum() + k)  # add-one: none is 0
                 return prior
             raise SchemaError(
-                f"class_balance must be 'auto', 'dev', 'learn', 'uniform' or {k} "
+                f"class_balance must be 'auto', 'dev', 'learn', 'majority', 'uniform' or {k} "
                 f"probabilities, got {cb!r}."
             )
         arr = np.asarray(cb, dtype=float)

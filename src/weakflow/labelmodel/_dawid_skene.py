@@ -24,13 +24,15 @@ from weakflow.errors import SchemaError
 from weakflow.labeling import compress_votes
 from weakflow.labelmodel._anchor import anchor_confusion
 from weakflow.labelmodel._base import EPS, CILabelModel
-from weakflow.labelmodel._fallback import fit_fallback
+from weakflow.labelmodel._fallback import MIN_LFS, fit_fallback
 from weakflow.labelmodel._kernels import (
     ci_log_joint,
     normalize_log,
+    vote_counts_from_one_hot,
     vote_frequencies,
     vote_one_hot,
 )
+from weakflow.labelmodel._majority import majority_class_shares, shares_from_counts
 
 __all__ = ["DawidSkene"]
 
@@ -117,13 +119,18 @@ class DawidSkene(CILabelModel):
         if self.prior_strength < 0:
             raise SchemaError(f"prior_strength must be >= 0, got {self.prior_strength!r}.")
         arr, k, _, y = self._check_fit_inputs(L, L_dev, y_dev)
-        fixed_prior = self._fixed_class_balance(k, y)
-        if fit_fallback(self, arr, k, fixed_prior):
+        if arr.shape[1] < MIN_LFS:
+            prior = self._fixed_class_balance(k, y, lambda: majority_class_shares(arr, k))
+            fit_fallback(self, arr, k, prior)
             self.n_iter_, self.log_likelihood_ = 0, float("nan")
             return self
+        self.fallback_, self.fallback_model_ = None, None
         vp = compress_votes(arr)
         w = vp.counts.astype(np.float64)
         A = vote_one_hot(vp.patterns, k)
+        fixed_prior = self._fixed_class_balance(
+            k, y, lambda: shares_from_counts(vote_counts_from_one_hot(A, k), w)
+        )
         start_prior = np.full(k, 1.0 / k) if fixed_prior is None else fixed_prior
         vote_freq = vote_frequencies(A, w, self.n_lfs_, k)
         anchor = anchor_confusion(vote_freq, start_prior, self.init_accuracy)
@@ -187,37 +194,41 @@ class _EM:
         post, log_z = normalize_log(log_joint)
         return post, float(np.dot(self.w, log_z) / self.total)
 
-    def step(self, theta: FloatArray) -> tuple[FloatArray, float]:
-        post, ll = self.e_step(theta)
-        return self.m_step(post), ll
-
     def run(
         self, theta: FloatArray, max_iter: int, tol: float, accelerate: bool
     ) -> tuple[FloatArray, float, int]:
-        ll_prev = -np.inf
+        """EM from ``theta`` until the mean log-likelihood gains less than ``tol`` per step.
+
+        Each E-step's posterior is carried to the next M-step, so an accepted SQUAREM
+        extrapolation is never evaluated twice. Returns (theta, mean log-likelihood, M-steps).
+        """
+        post, ll = self.e_step(theta)
         n_iter = 0
         while n_iter < max_iter:
-            theta1, ll = self.step(theta)
+            theta1 = self.m_step(post)
+            post1, ll1 = self.e_step(theta1)
             n_iter += 1
-            if ll - ll_prev < tol and n_iter > 1:
-                return theta1, ll, n_iter
-            ll_prev = ll
+            if ll1 - ll < tol:
+                return theta1, ll1, n_iter
             if not accelerate or n_iter >= max_iter:
-                theta = theta1
+                theta, post, ll = theta1, post1, ll1
                 continue
-            theta2, ll1 = self.step(theta1)
+            theta2 = self.m_step(post1)
+            post2, ll2 = self.e_step(theta2)
             n_iter += 1
             r = theta1 - theta
             v = theta2 - theta1 - r
             nv = float(np.linalg.norm(v))
-            if nv == 0.0:
-                return theta2, ll1, n_iter
+            if nv == 0.0 or ll2 - ll1 < tol:
+                return theta2, ll2, n_iter
             step = -max(1.0, float(np.linalg.norm(r)) / nv)  # SQUAREM-3, at least a plain step
             candidate = self._renormalize(theta - 2 * step * r + step * step * v)
-            _, ll_c = self.e_step(candidate)
-            # keep the extrapolation only when it does not decrease the likelihood
-            theta = candidate if ll_c >= ll1 else theta2
-        _, ll = self.e_step(theta)
+            post_c, ll_c = self.e_step(candidate)
+            # keep the extrapolation only when it does not lower the likelihood
+            if ll_c >= ll2:
+                theta, post, ll = candidate, post_c, ll_c
+            else:
+                theta, post, ll = theta2, post2, ll2
         return theta, ll, n_iter
 
     def _renormalize(self, theta: FloatArray) -> FloatArray:

@@ -19,6 +19,7 @@ __all__ = [
     "normalize_log",
     "spaced_rows",
     "vote_class_counts",
+    "vote_counts_from_one_hot",
     "vote_frequencies",
     "vote_gram",
     "vote_one_hot",
@@ -75,6 +76,12 @@ def spaced_rows(n: int, cap: int) -> npt.NDArray[np.intp] | None:
     return np.linspace(0, n - 1, cap).round().astype(np.intp)
 
 
+def vote_counts_from_one_hot(A: sp.csr_matrix, k: int) -> FloatArray:
+    """``counts[r, c]`` (as floats) from the one-hot matrix: one sparse product, no pass over L."""
+    per_class = np.tile(np.eye(k), (A.shape[1] // k, 1))  # (m*k, k): column j*k+c -> class c
+    return np.asarray(A @ per_class)
+
+
 def vote_class_counts(L: IntArray, k: int) -> IntArray:
     """``counts[r, c]``: how many LFs voted class ``c`` on row ``r``."""
     counts = np.empty((L.shape[0], k), dtype=np.int32)
@@ -122,11 +129,14 @@ def ci_log_joint(
 def normalize_log(log_joint: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Posterior probabilities and per-row log evidence from unnormalized log joints.
 
-    A plain numpy log-sum-exp: scipy's general one costs several times more on (n, k) arrays.
+    Works class-major: reducing a (n, k) array along its short last axis is 3-5x slower in numpy
+    than elementwise operations across k contiguous rows of length n.
     """
-    top = log_joint.max(axis=1, keepdims=True)
-    post = np.exp(log_joint - top)
-    total = post.sum(axis=1, keepdims=True)
-    post /= total
-    log_z = (top + np.log(total))[:, 0]
-    return post, log_z
+    t = np.ascontiguousarray(log_joint.T)  # (k, n)
+    top = t.max(axis=0)
+    t -= top
+    np.exp(t, out=t)
+    total = t.sum(axis=0)
+    t /= total
+    log_z = top + np.log(total)
+    return np.ascontiguousarray(t.T), log_z

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -11,7 +13,7 @@ from weakflow.errors import SchemaError
 from weakflow.labelmodel._base import BaseLabelModel
 from weakflow.labelmodel._kernels import vote_class_counts
 
-__all__ = ["MajorityVote", "majority_class_shares"]
+__all__ = ["MajorityVote", "majority_class_shares", "shares_from_counts"]
 
 _TIE_BREAKS = ("prior", "random", "first", "abstain")
 
@@ -22,15 +24,21 @@ def majority_class_shares(L: IntArray, k: int) -> FloatArray:
     Tied rows count fractionally for each tied class; add-one smoothing keeps every class
     possible. Robust where likelihood-based estimates are not (see MatrixCompletion).
     """
-    counts = vote_class_counts(L, k)
+    return shares_from_counts(vote_class_counts(L, k), None)
+
+
+def shares_from_counts(counts: npt.NDArray[Any], weights: npt.NDArray[Any] | None) -> FloatArray:
+    """:func:`majority_class_shares` from per-row vote counts (rows weighted by ``weights``)."""
+    k = counts.shape[1]
     top = counts.max(axis=1, keepdims=True)
     winners = (counts == top) & (top > 0)
     # Count (class, number of tied winners) pairs exactly, then divide: summing 1/w over rows
     # in float would depend on the row order, which MatrixCompletion amplifies.
     rows, cols = np.nonzero(winners)
     n_win = winners.sum(axis=1)[rows]
-    pairs = np.bincount(cols * (k + 1) + n_win, minlength=k * (k + 1)).reshape(k, k + 1)
-    share = pairs[:, 1:] @ (1.0 / np.arange(1, k + 1))
+    w = None if weights is None else np.asarray(weights)[rows]
+    pairs = np.bincount(cols * (k + 1) + n_win, weights=w, minlength=k * (k + 1))
+    share = pairs.reshape(k, k + 1)[:, 1:] @ (1.0 / np.arange(1, k + 1))
     return np.asarray((share + 1.0) / (share.sum() + k), dtype=np.float64)
 
 
@@ -97,7 +105,7 @@ class MajorityVote(BaseLabelModel):
         if self.tie_break not in _TIE_BREAKS:
             raise SchemaError(f"tie_break must be one of {_TIE_BREAKS}, got {self.tie_break!r}.")
         arr, k, _, y = self._check_fit_inputs(L, L_dev, y_dev)
-        prior = self._fixed_class_balance(k, y)
+        prior = self._fixed_class_balance(k, y, lambda: majority_class_shares(arr, k))
         self.class_balance_ = majority_class_shares(arr, k) if prior is None else prior
         return self
 

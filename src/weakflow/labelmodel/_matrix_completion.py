@@ -116,7 +116,7 @@ class MatrixCompletion(CILabelModel):
                 f"init_accuracy must be above chance (1/k = {1 / k:.3f}) and below 1, "
                 f"got {self.init_accuracy!r}."
             )
-        fixed_prior = self._fixed_class_balance(k, y)
+        fixed_prior = self._fixed_class_balance(k, y, lambda: majority_class_shares(arr, k))
         if fit_fallback(self, arr, k, fixed_prior):
             self.loss_, self.n_iter_ = float("nan"), 0
             return self

@@ -100,7 +100,7 @@ class Triplet(CILabelModel):
         arr, k, _, y = self._check_fit_inputs(L, L_dev, y_dev)
         if self.min_overlap < 1:
             raise SchemaError(f"min_overlap must be >= 1, got {self.min_overlap!r}.")
-        fixed_prior = self._fixed_class_balance(k, y)
+        fixed_prior = self._fixed_class_balance(k, y, lambda: majority_class_shares(arr, k))
         if fit_fallback(self, arr, k, fixed_prior):
             self.n_triplets_ = np.zeros(arr.shape[1], dtype=np.int64)
             return self
