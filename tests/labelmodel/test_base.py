@@ -123,7 +123,7 @@ class TestClassBalance:
     @pytest.mark.parametrize(
         ("value", "message"),
         [
-            ("balanced", r"class_balance must be 'auto', 'dev', 'learn', 'majority', 'uniform' or 3"),
+            ("balanced", r"must be 'auto', 'dev', 'learn', 'majority', 'uniform' or 3"),
             ([0.5, 0.5], r"class_balance must hold 3 positive probabilities"),
             ([0.5, 0.5, 0.0], r"positive probabilities"),
             ([0.6, 0.6, -0.2], r"positive probabilities"),
