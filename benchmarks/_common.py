@@ -203,6 +203,12 @@ def machine_info(load_at_start: float) -> dict[str, Any]:
     }
 
 
+def results_name(name: str, rows: int, full_size: int = 1_000_000) -> str:
+    """``name`` at full size; ``name-<rows>`` otherwise, so smoke runs never overwrite (and git
+    ignores) the full-size results."""
+    return name if rows == full_size else f"{name}-{rows}"
+
+
 def write_results(name: str, payload: dict[str, Any]) -> Path:
     """Write ``benchmarks/results/<name>.json`` (through a .tmp file, so never half-written)."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)

@@ -46,6 +46,7 @@ from _common import (
     published_snorkel,
     require_shared,
     reset_peak_rss,
+    results_name,
     timed,
     write_results,
 )
@@ -377,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": per_k,
         "goal": goal,
     }
-    path = write_results("label_model_speed", payload)
+    path = write_results(results_name("label_model_speed", a.rows), payload)
     print(f"Results: {path}")
     return 0
 

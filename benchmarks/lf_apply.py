@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import re
 import sys
 import time
 from typing import Any
@@ -34,34 +33,21 @@ from _common import (
     print_table,
     published_snorkel,
     require_shared,
+    results_name,
     sha256_int8,
     timed,
     write_results,
 )
-from weakflow import ABSTAIN
 from weakflow.data import example_path
-from weakflow.labeling import apply_lfs, keyword_lf, labeling_function, regex_lf
+from weakflow.labeling import apply_lfs
+from weakflow.labeling.examples import youtube_spam_lfs
 
-SPAM, HAM = 1, 0
 GOAL_SPEEDUP = 50.0
 
 
-@labeling_function()
-def short_comment(x: Any) -> int:
-    return HAM if len(x.text.split()) < 5 else ABSTAIN
-
-
 def weakflow_lfs() -> list[Any]:
-    """The tutorial LFs, in the column order of the published fingerprints."""
-    return [
-        keyword_lf("my", SPAM, name="keyword_my"),
-        keyword_lf("subscribe", SPAM, name="keyword_subscribe"),
-        keyword_lf("http", SPAM, name="keyword_link"),
-        keyword_lf(["please", "plz"], SPAM, name="keyword_please"),
-        keyword_lf("song", HAM, name="keyword_song"),
-        regex_lf(r"check.*out", SPAM, flags=re.I, name="regex_check_out"),
-        short_comment,
-    ]
+    """The tutorial LFs as weakflow ships them, in the column order of the fingerprints."""
+    return youtube_spam_lfs()[:7]
 
 
 def load_texts() -> np.ndarray:
@@ -283,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         "goal": goal,
         "peak_rss_mib": round(peak_rss_mib(), 1),
     }
-    path = write_results("lf_apply", payload)
+    path = write_results(results_name("lf_apply", a.rows), payload)
     print(f"Results: {path}")
     return 0 if same else 1
 

@@ -36,6 +36,7 @@ from weakflow.labeling import (  # noqa: E402
     lf_summary,
     regex_lf,
 )
+from weakflow.labeling.examples import youtube_spam_lfs  # noqa: E402
 
 SPAM, HAM = 1, 0
 
@@ -110,19 +111,8 @@ def snorkel_twins():
 
 
 def spam_tutorial_lfs():
-    @labeling_function()
-    def short_comment(x):
-        return HAM if len(x.text.split()) < 5 else ABSTAIN
-
-    return [
-        keyword_lf("my", SPAM, name="keyword_my"),
-        keyword_lf("subscribe", SPAM, name="keyword_subscribe"),
-        keyword_lf("http", SPAM, name="keyword_link"),
-        keyword_lf(["please", "plz"], SPAM, name="keyword_please"),
-        keyword_lf("song", HAM, name="keyword_song"),
-        regex_lf(r"check.*out", SPAM, flags=re.I, name="regex_check_out"),
-        short_comment,
-    ]
+    """The tutorial LFs as weakflow ships them (the first seven of the YouTube example)."""
+    return youtube_spam_lfs()[:7]
 
 
 # -- (a) Snorkel LFs in apply_lfs ------------------------------------------------------------

@@ -14,27 +14,16 @@ import numpy as np
 import pytest
 
 from weakflow import ABSTAIN
-from weakflow.labeling import apply_lfs, keyword_lf, labeling_function, regex_lf
+from weakflow.labeling import apply_lfs
+from weakflow.labeling.examples import youtube_spam_lfs
 
 SPAM, HAM = 1, 0
 SNORKEL_SHA256 = "a825ba068c76557d3184953b7c8b9d5ff9461c783b3b74afcaa56ea5a70bf314"
 
 
-@labeling_function()
-def short_comment(x):
-    return HAM if len(x.text.split()) < 5 else ABSTAIN
-
-
 def tutorial_lfs():
-    return [
-        keyword_lf("my", SPAM, name="keyword_my"),
-        keyword_lf("subscribe", SPAM, name="keyword_subscribe"),
-        keyword_lf("http", SPAM, name="keyword_link"),
-        keyword_lf(["please", "plz"], SPAM, name="keyword_please"),
-        keyword_lf("song", HAM, name="keyword_song"),
-        regex_lf(r"check.*out", SPAM, flags=re.I, name="regex_check_out"),
-        short_comment,
-    ]
+    """The tutorial LFs as weakflow ships them (the first seven of the YouTube example)."""
+    return youtube_spam_lfs()[:7]
 
 
 def plain_python(text: str) -> list[int]:
