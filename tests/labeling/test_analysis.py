@@ -52,7 +52,7 @@ class TestLfSummary:
     def test_coverage_overlaps_conflicts(self):
         s = lf_summary(L6)
         assert list(s.index) == ["lf_0", "lf_1", "lf_2"]
-        assert s.index.name == "lf"
+        assert s.index.name == "name"
         # lf0 votes on r0 r1 r3 r5; lf1 on r0 r1 r4; lf2 on r1 r3 r4
         assert s["coverage"].tolist() == pytest.approx([4 / 6, 3 / 6, 3 / 6])
         # with another LF: lf0 on r0 r1 r3 (not r5); lf1 on r0 r1 r4; lf2 on r1 r3 r4

@@ -117,7 +117,7 @@ def lf_summary(
             "overlaps": (voted & (n_votes > 1)[:, None]).mean(axis=0),
             "conflicts": (voted & conflicted[:, None]).mean(axis=0),
         },
-        index=pd.Index(_names(L, m), name="lf"),
+        index=pd.Index(_names(L, m), name="name"),
     )
     kinds = getattr(L, "lf_kinds", None)
     if kinds is not None:
