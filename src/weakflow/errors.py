@@ -6,6 +6,10 @@ Each error subclasses :class:`WeakflowError` *and* the builtin a caller would al
     WeakflowError
     ├── SchemaError(ValueError)                      data of the wrong shape, type or values
     │   └── DatasetFormatError                       a folder or file not in the expected format
+    ├── DataCheckError(ValueError)                   a data check of severity "error" failed
+    ├── ConfigError(ValueError)                      weakflow.toml (or a config value) is wrong
+    ├── PipelineError(RuntimeError)                  a step of `weakflow run` failed
+    ├── StoreError(OSError)                          an artifact or run record cannot be kept
     ├── NotFittedError(ValueError, AttributeError)   predict before fit
     ├── LabelingFunctionDefinitionError(ValueError)  a bad LF definition, e.g. duplicate names
     ├── LabelingFunctionError(RuntimeError)          an LF raised on a row
@@ -20,7 +24,12 @@ Messages say what happened, show the bad value, and say how to fix it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 __all__ = [
+    "ConfigError",
+    "DataCheckError",
     "DatasetFormatError",
     "FallbackWarning",
     "LabelingFunctionDefinitionError",
@@ -28,7 +37,9 @@ __all__ = [
     "LabelingFunctionOutputError",
     "MissingDependencyError",
     "NotFittedError",
+    "PipelineError",
     "SchemaError",
+    "StoreError",
     "WeakflowError",
     "WeakflowWarning",
 ]
@@ -44,6 +55,40 @@ class SchemaError(WeakflowError, ValueError):
 
 class DatasetFormatError(SchemaError):
     """A dataset folder or file does not follow the expected format (e.g. WRENCH)."""
+
+
+class ConfigError(WeakflowError, ValueError):
+    """A project's configuration is invalid; ``problems`` lists each one by key."""
+
+    def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_config_error, (str(self), self.problems))
+
+
+def _rebuild_config_error(message: str, problems: list[str]) -> ConfigError:
+    return ConfigError(message, problems=problems)
+
+
+class PipelineError(WeakflowError, RuntimeError):
+    """A step of ``weakflow run`` failed; ``step`` names it and the message says how to fix it."""
+
+    def __init__(self, message: str, *, step: str) -> None:
+        super().__init__(message)
+        self.step = step
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_pipeline_error, (str(self), self.step))
+
+
+def _rebuild_pipeline_error(message: str, step: str) -> PipelineError:
+    return PipelineError(message, step=step)
+
+
+class StoreError(WeakflowError, OSError):
+    """Persisting or reading back an artifact or record failed (disk full, corruption, ...)."""
 
 
 class NotFittedError(WeakflowError, ValueError, AttributeError):
@@ -103,3 +148,22 @@ class WeakflowWarning(UserWarning):
 
 class FallbackWarning(WeakflowWarning):
     """weakflow fell back to a simpler method than the one asked for, and says why."""
+
+
+class DataCheckError(WeakflowError, ValueError):
+    """Data checks of severity ``"error"`` failed; ``results`` holds those ``CheckResult`` objects.
+
+    The message lists every failed check with its file, column and rows (see
+    ``weakflow.data.raise_for_errors``).
+    """
+
+    def __init__(self, message: str, *, results: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.results: tuple[Any, ...] = tuple(results)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_data_check_error, (str(self), self.results))
+
+
+def _rebuild_data_check_error(message: str, results: tuple[Any, ...]) -> DataCheckError:
+    return DataCheckError(message, results=results)

@@ -8,6 +8,7 @@ import typer
 
 import weakflow
 from weakflow.cli._demo import demo
+from weakflow.cli._project import init, run
 from weakflow.cli._wrench import wrench
 
 app = typer.Typer(
@@ -42,6 +43,8 @@ def _root(
     """weakflow command line."""
 
 
+app.command("init")(init)
+app.command("run")(run)
 app.command("wrench")(wrench)
 app.command("demo")(demo)
 

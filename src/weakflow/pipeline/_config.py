@@ -1,0 +1,223 @@
+"""``weakflow.toml``: a project's configuration, validated.
+
+Defaults make a five-line file work::
+
+    [data]
+    train = "data/train.csv"
+    dev = "data/dev.csv"
+    test = "data/test.csv"
+    label_names = ["ham", "spam"]
+
+Every section and key is checked: an unknown key or a value of the wrong type is a
+:class:`~weakflow.errors.ConfigError` that names the key (``end_model.type``), shows the bad value
+and, for a misspelled key, suggests the closest valid one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from weakflow.errors import ConfigError
+
+__all__ = [
+    "CONFIG_FILE",
+    "CalibrationConfig",
+    "DataChecksConfig",
+    "DataConfig",
+    "EndModelConfig",
+    "EvaluationConfig",
+    "GatesConfig",
+    "LabelModelConfig",
+    "LabelingConfig",
+    "ProjectConfig",
+    "ProjectSection",
+    "StoreConfig",
+    "load_config",
+    "parse_config",
+]
+
+CONFIG_FILE = "weakflow.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProjectSection(_Section):
+    """Who the project is: its name (the registered model's name) and its seed."""
+
+    name: str = Field("weakflow-project", min_length=1)
+    seed: int = 0
+
+
+class DataConfig(_Section):
+    """Where the data is and which columns mean what."""
+
+    train: str = Field(description="Unlabeled train pool (CSV, Parquet or JSONL).")
+    dev: str = Field(description="Small gold dev set: selects models, calibrates.")
+    test: str = Field(description="Gold test set: the final evaluation.")
+    label_names: list[str] = Field(min_length=2, description="Class names, in index order.")
+    text_column: str | None = "text"
+    label_column: str = "label"
+    id_column: str | None = None
+    feature_columns: list[str] = Field(default_factory=list)
+    redact_pii: bool = False
+    pii_region: str = "US"
+
+    @field_validator("label_names")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"class names must be unique, got {v}")
+        return v
+
+
+class LabelingConfig(_Section):
+    """The labeling functions: a Python file in the project that defines them."""
+
+    module: str = "lfs.py"
+    engine: Literal["local", "dask"] = "local"
+    fault_tolerant: bool = False
+
+
+class LabelModelConfig(_Section):
+    """Which label model turns votes into probabilistic labels (see weakflow.labelmodel)."""
+
+    method: Literal["auto", "mv", "ds", "mc", "triplet"] = "auto"
+    class_balance: Literal["auto", "dev", "learn", "majority", "uniform"] | list[float] = "auto"
+    metric: Literal["accuracy", "f1", "f1_macro"] = "accuracy"
+
+
+class EndModelConfig(_Section):
+    """The model trained on the probabilistic labels.
+
+    ``type = "text"``: TF-IDF of words and character n-grams + logistic regression;
+    ``"tabular"``: histogram gradient boosting on ``data.feature_columns``;
+    ``"sklearn"``: any estimator named by its import path in ``estimator`` with ``params``.
+    ``training = "expand"`` trains on every (row, class) pair weighted by its probability;
+    ``"weighted"`` on the most likely class weighted by its probability.
+    """
+
+    type: Literal["text", "tabular", "sklearn"] = "text"
+    estimator: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    training: Literal["expand", "weighted"] = "expand"
+    drop_abstained: bool = True
+
+
+CalibrationMethod = Literal["temperature", "isotonic", "platt"]
+
+
+def _all_calibrations() -> list[CalibrationMethod]:
+    return ["temperature", "isotonic", "platt"]
+
+
+class CalibrationConfig(_Section):
+    """Post-hoc calibration fitted on dev, kept only when it lowers the dev ECE."""
+
+    methods: list[CalibrationMethod] = Field(default_factory=_all_calibrations)
+    bins: int = Field(15, ge=2, le=100)
+
+
+class EvaluationConfig(_Section):
+    """Slices to evaluate: automatic ones by column, and slicing functions in a module."""
+
+    slice_columns: list[str] = Field(default_factory=list)
+    slicing_module: str | None = None
+    slice_metric: Literal["accuracy", "f1_macro"] = "accuracy"
+
+
+class DataChecksConfig(_Section):
+    """Thresholds of the data checks (see weakflow.data.DataCheckOptions) and which to skip."""
+
+    skip: list[str] = Field(default_factory=list)
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class GatesConfig(_Section):
+    """Promotion gates (used by the registry): rules such as ``"f1_macro >= 0.9"``."""
+
+    rules: list[str] = Field(default_factory=list)
+    alias: str = "production"
+
+
+class StoreConfig(_Section):
+    """Where runs, models and the audit trail are kept (default: SQLite in .weakflow/)."""
+
+    url: str | None = None
+
+
+class ProjectConfig(_Section):
+    """The whole ``weakflow.toml``."""
+
+    project: ProjectSection = Field(default_factory=lambda: ProjectSection())
+    data: DataConfig
+    labeling: LabelingConfig = Field(default_factory=lambda: LabelingConfig())
+    label_model: LabelModelConfig = Field(default_factory=lambda: LabelModelConfig())
+    end_model: EndModelConfig = Field(default_factory=lambda: EndModelConfig())
+    calibration: CalibrationConfig = Field(default_factory=lambda: CalibrationConfig())
+    evaluation: EvaluationConfig = Field(default_factory=lambda: EvaluationConfig())
+    data_checks: DataChecksConfig = Field(default_factory=lambda: DataChecksConfig())
+    gates: GatesConfig = Field(default_factory=lambda: GatesConfig())
+    store: StoreConfig = Field(default_factory=lambda: StoreConfig())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration with every default filled in (for provenance)."""
+        return self.model_dump(mode="json")
+
+
+def _known_keys(model: type[BaseModel], path: tuple[str | int, ...]) -> list[str]:
+    """The valid keys at ``path`` (the parent of an unknown key), for suggestions."""
+    current: Any = model
+    for part in path:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        current = field.annotation
+    return list(getattr(current, "model_fields", {}))
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        known = _known_keys(ProjectConfig, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else f" Valid keys: {', '.join(known)}."
+        return f"{key}: unknown key.{hint}"
+    if err["type"] == "missing":
+        return f"{key}: required, but missing."
+    got = err.get("input")
+    shown = f" (got {got!r})" if not isinstance(got, dict) else ""
+    return f"{key}: {err['msg']}{shown}."
+
+
+def parse_config(raw: dict[str, Any], *, source: str = CONFIG_FILE) -> ProjectConfig:
+    """Validate a parsed ``weakflow.toml``; a ConfigError lists every problem by key."""
+    try:
+        return ProjectConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_describe(e) for e in exc.errors()]  # type: ignore[arg-type]
+        lines = "\n  ".join(problems)
+        raise ConfigError(f"{source} is not valid:\n  {lines}", problems=problems) from None
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    """Read and validate a ``weakflow.toml`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"No {CONFIG_FILE} at {path}. Create a project with `weakflow init DIR` "
+            "or pass --project to the folder that holds it.",
+            problems=[],
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}.", problems=[str(exc)]) from None
+    return parse_config(raw, source=str(path))
