@@ -24,7 +24,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed-runtime
 
 demo: $(VENV)/.installed-runtime
-	$(BIN)/weakflow demo
+	$(BIN)/weakflow demo --dir weakflow-demo
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks

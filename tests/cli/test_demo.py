@@ -1,9 +1,11 @@
-"""``weakflow demo``: runs on the bundled data and prints the LF summary and model scores."""
+"""``weakflow demo``: init + run of the YouTube example, with the headline numbers."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from weakflow.cli import app
@@ -11,24 +13,30 @@ from weakflow.cli import app
 runner = CliRunner()
 
 
-def test_demo_prints_lf_summary_and_label_model_scores():
-    result = runner.invoke(app, ["demo"])
+@pytest.mark.slow
+def test_demo_creates_runs_and_reuses_the_example(tmp_path: Path):
+    target = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--dir", str(target)])
     assert result.exit_code == 0, result.output
     out = result.stdout
+    assert (target / "weakflow.toml").is_file()
+    for step in ("load", "checks", "labeling", "label_model", "end_model", "evaluation", "report"):
+        assert re.search(rf"ok {step}\b", out), step
     for lf in ("keyword_my", "regex_check_out", "short_comment"):
         assert lf in out
-    for model in ("majority vote", "Dawid-Skene", "matrix completion", "triplet", "auto"):
-        assert model in out
-    accuracies = [float(x) for x in re.findall(r"(\d+\.\d)%", out)]
-    assert accuracies, "the demo prints percentages"
-    auto_line = next(line for line in out.splitlines() if "auto (chose" in line)
-    auto_acc = float(re.findall(r"(\d+\.\d)%", auto_line)[0])
-    assert auto_acc > 75.0
+    end_line = next(line for line in out.splitlines() if "end model (text" in line)
+    assert float(re.findall(r"(\d+\.\d)%", end_line)[0]) >= 92.0
+    report = Path(out.split("Report: ")[1].split()[0])
+    assert report.is_file()
+    again = runner.invoke(app, ["demo", "--dir", str(target)])
+    assert again.exit_code == 0
+    assert "Reusing the example project" in again.stdout
+    assert "(cached)" in again.stdout
 
 
 def test_version_and_help():
     assert runner.invoke(app, ["--version"]).stdout.startswith("weakflow ")
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    assert "wrench" in result.stdout
-    assert "demo" in result.stdout
+    for command in ("init", "run", "wrench", "demo"):
+        assert command in result.stdout

@@ -1,118 +1,90 @@
-"""``weakflow demo``: the labeling part of the loop on the bundled YouTube spam comments."""
+"""``weakflow demo``: ``weakflow init --example youtube`` + ``weakflow run``, with a summary."""
 
 from __future__ import annotations
 
-import time
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.table import Table
 
-from weakflow.cli._console import out
-from weakflow.data import YOUTUBE_CITATION, load_youtube
-from weakflow.labeling import apply_lfs, label_stats, lf_summary
-from weakflow.labeling.examples import youtube_spam_lfs
-from weakflow.labelmodel import (
-    DawidSkene,
-    LabelModel,
-    MajorityVote,
-    MatrixCompletion,
-    Triplet,
-    score_predictions,
-)
-
-_DEV_ROWS = 100
-_TEST_ROWS = 400
+from weakflow.cli._console import fail, out
+from weakflow.data import YOUTUBE_CITATION
+from weakflow.errors import WeakflowError
 
 
-def _pct(x: float) -> str:
-    return "-" if np.isnan(x) else f"{100 * x:.1f}%"
+def _pct(x: Any) -> str:
+    return "-" if x is None else f"{100 * float(x):.1f}%"
 
 
 def demo(
-    seed: Annotated[int, typer.Option(help="Seed of the train/dev/test split.")] = 0,
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to create (or reuse) the demo project.")
+    ] = Path("weakflow-demo"),
 ) -> None:
-    """Label the bundled YouTube comments with LFs and compare label models.
+    """Create the YouTube spam example project and run the whole pipeline on it.
 
-    The comments are split into an unlabeled train pool, a small gold dev set (100 rows) and a
-    gold test set (400 rows). Nine spam-tutorial LFs vote on every comment; label models learn
-    from the train pool's votes alone and are scored on the test set.
+    The same as `weakflow init DIR --example youtube` followed by `weakflow run --project DIR`:
+    labeling functions vote on unlabeled comments, a label model turns the votes into
+    probabilistic labels, an end model learns from them, and the report shows how each did on
+    a gold test set. Running it again reuses every unchanged step.
     """
-    out.rule("[bold]weakflow demo[/]: from no labels to training labels")
+    from weakflow.pipeline import StepRecord, init_project, run_project
+
+    out.rule("[bold]weakflow demo[/]: from no labels to a calibrated model")
     out.print(f"Data: UCI YouTube Spam Collection. {YOUTUBE_CITATION}")
-    df = load_youtube()
-    order = np.random.default_rng(seed).permutation(len(df))
-    dev_idx, test_idx = order[:_DEV_ROWS], order[_DEV_ROWS : _DEV_ROWS + _TEST_ROWS]
-    train_idx = order[_DEV_ROWS + _TEST_ROWS :]
-    y = df["label"].to_numpy()
-    out.print(
-        f"{len(df):,} comments -> train pool {len(train_idx):,} (labels hidden), "
-        f"dev {len(dev_idx)} and test {len(test_idx)} (gold)."
-    )
+    try:
+        if not (directory / "weakflow.toml").exists():
+            init_project(directory, example="youtube")
+            out.print(
+                f"Created the example project in {directory}/ (weakflow init --example youtube)"
+            )
+        else:
+            out.print(f"Reusing the example project in {directory}/")
 
-    lfs = youtube_spam_lfs()
-    start = time.perf_counter()
-    L = apply_lfs(lfs, df[["text"]], cardinality=2)
-    out.print(f"Applied {len(lfs)} labeling functions in {time.perf_counter() - start:.2f} s.\n")
-    L_train, L_dev, L_test = L.rows(train_idx), L.rows(dev_idx), L.rows(test_idx)
+        def show(step: StepRecord) -> None:
+            tag = " [dim](cached)[/]" if step.cached else ""
+            out.print(f"[green]ok[/] {step.name:<12} {step.seconds:6.2f}s  {step.detail}{tag}")
 
-    auto = LabelModel(cardinality=2, random_state=seed).fit(L_train, L_dev=L_dev, y_dev=y[dev_idx])
-    summary = lf_summary(L_train, cardinality=2)
-    dev_summary = lf_summary(L_dev, y[dev_idx], cardinality=2)
-    table = Table(
-        title="Labeling functions: coverage, overlaps and conflicts (clash) on the train pool"
-    )
-    table.add_column("LF", no_wrap=True)
-    for col in ("votes", "cover", "overlap", "clash", "dev acc", "learned"):
-        table.add_column(col, justify="right")
-    for (name, row), dev_acc, learned in zip(
-        summary.iterrows(), dev_summary["emp_accuracy"], auto.lf_accuracies_, strict=True
-    ):
-        table.add_row(
-            str(name),
-            "spam" if row["polarity"] == [1] else "ham" if row["polarity"] == [0] else "-",
+        result = run_project(directory, on_step=show)
+    except WeakflowError as exc:
+        fail(str(exc))
+    report = result.report
+    lfs = Table(title="Labeling functions on the train pool (accuracy from the gold dev set)")
+    lfs.add_column("LF", no_wrap=True)
+    for col in ("votes", "cover", "dev acc", "learned"):
+        lfs.add_column(col, justify="right")
+    for row in report["labeling"]["lf_summary"]:
+        lfs.add_row(
+            row["name"],
+            "/".join(row["polarity"]) or "-",
             _pct(row["coverage"]),
-            _pct(row["overlaps"]),
-            _pct(row["conflicts"]),
-            _pct(dev_acc),
-            _pct(learned),
+            _pct(row["emp_accuracy"]),
+            _pct(row["learned_accuracy"]),
         )
-    out.print(table)
-    totals = label_stats(L_train, 2)
-    out.print(
-        f"Train pool: {_pct(totals['coverage'])} of comments get at least one vote, "
-        f"{_pct(totals['overlap'])} two or more, {_pct(totals['conflict'])} conflicting votes.\n"
-    )
-
-    models = {
-        "majority vote": MajorityVote(cardinality=2),
-        "Dawid-Skene": DawidSkene(cardinality=2),
-        "matrix completion": MatrixCompletion(cardinality=2),
-        "triplet": Triplet(cardinality=2),
-    }
-    scores = Table(title="Label models on the gold test set (fit on the train pool's votes)")
-    for col in ("label model", "test accuracy", "test F1 (spam)"):
-        scores.add_column(col, justify="left" if col == "label model" else "right")
-    for name, model in models.items():
-        model.fit(L_train, L_dev=L_dev, y_dev=y[dev_idx])
-        pred = model.predict(L_test)
-        scores.add_row(
-            name,
-            _pct(score_predictions(y[test_idx], pred, "accuracy", 2)),
-            _pct(score_predictions(y[test_idx], pred, "f1", 2)),
-        )
-    pred = auto.predict(L_test)
-    acc = score_predictions(y[test_idx], pred, "accuracy", 2)
+    out.print(lfs)
+    lm, em = report["label_model"], report["end_model"]
+    scores = Table(title="On the gold test set")
+    for col in ("model", "accuracy", "macro F1", "ECE"):
+        scores.add_column(col, justify="left" if col == "model" else "right")
     scores.add_row(
-        f"[bold]auto[/] (chose {auto.method_})",
-        f"[bold]{_pct(acc)}[/]",
-        f"[bold]{_pct(score_predictions(y[test_idx], pred, 'f1', 2))}[/]",
+        f"label model ({lm['selected']})",
+        _pct(lm["test"]["accuracy"]),
+        _pct(lm["test"]["f1_macro"]),
+        "-",
+    )
+    cal = em["calibration"]
+    method = cal.get("method") if cal.get("kept") else "none"
+    scores.add_row(
+        f"end model ({em['name']}, calibration: {method})",
+        _pct(em["test"]["accuracy"]),
+        _pct(em["test"]["f1_macro"]),
+        f"{cal['after']['ece']:.3f}",
     )
     out.print(scores)
-    probs = auto.predict_proba(L_train)
     out.print(
-        f"Probabilistic training labels: {len(train_idx):,} rows, mean confidence "
-        f"{probs.max(axis=1).mean():.2f}; rows without votes get the class prior "
-        f"{np.round(auto.class_balance_, 2).tolist()}."
+        f"The end model learned from {em['train_rows']:,} comments labeled only by the LFs; "
+        f"it is right on {_pct(em['test']['accuracy'])} of the test comments.\n"
+        f"Report: {result.report_html}",
+        soft_wrap=True,
     )

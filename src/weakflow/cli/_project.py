@@ -85,5 +85,6 @@ def run(
         f"\nLabel model on test: accuracy {lm['accuracy']:.3f}, macro F1 {lm['f1_macro']:.3f}\n"
         f"End model on test:   accuracy {em['accuracy']:.3f}, macro F1 {em['f1_macro']:.3f}, "
         f"ECE {em['ece']:.3f}, Brier {em['brier']:.3f}\n"
-        f"Report: {result.report_html}"
+        f"Report: {result.report_html}",
+        soft_wrap=True,
     )

@@ -69,6 +69,11 @@ class DataConfig(_Section):
     redact_pii: bool = False
     pii_region: str = "US"
 
+    @field_validator("text_column", "id_column")
+    @classmethod
+    def _empty_is_none(cls, v: str | None) -> str | None:
+        return v or None  # TOML has no null: text_column = "" means "no text column"
+
     @field_validator("label_names")
     @classmethod
     def _unique(cls, v: list[str]) -> list[str]:
