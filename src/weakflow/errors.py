@@ -10,6 +10,8 @@ Each error subclasses :class:`WeakflowError` *and* the builtin a caller would al
     ├── ConfigError(ValueError)                      weakflow.toml (or a config value) is wrong
     ├── PipelineError(RuntimeError)                  a step of `weakflow run` failed
     ├── StoreError(OSError)                          an artifact or run record cannot be kept
+    ├── ModelNotFoundError(LookupError)              no such registered model, version or alias
+    ├── RegistryError(ValueError)                    a registry operation that cannot be done
     ├── NotFittedError(ValueError, AttributeError)   predict before fit
     ├── LabelingFunctionDefinitionError(ValueError)  a bad LF definition, e.g. duplicate names
     ├── LabelingFunctionError(RuntimeError)          an LF raised on a row
@@ -36,8 +38,10 @@ __all__ = [
     "LabelingFunctionError",
     "LabelingFunctionOutputError",
     "MissingDependencyError",
+    "ModelNotFoundError",
     "NotFittedError",
     "PipelineError",
+    "RegistryError",
     "SchemaError",
     "StoreError",
     "WeakflowError",
@@ -89,6 +93,14 @@ def _rebuild_pipeline_error(message: str, step: str) -> PipelineError:
 
 class StoreError(WeakflowError, OSError):
     """Persisting or reading back an artifact or record failed (disk full, corruption, ...)."""
+
+
+class ModelNotFoundError(WeakflowError, LookupError):
+    """No registered model, version or alias by that name; the message lists what exists."""
+
+
+class RegistryError(WeakflowError, ValueError):
+    """A registry operation that cannot be done as asked (archived version, no rollback target)."""
 
 
 class NotFittedError(WeakflowError, ValueError, AttributeError):

@@ -88,7 +88,9 @@ def test_unchanged_rerun_reuses_every_cached_step(copy: Path):
         "end_model": True,
         "evaluation": False,
         "report": False,
+        "register": False,  # every run registers a new version
     }
+    assert result.summary()["model"]["version"] == 2
 
 
 def test_changing_an_lf_recomputes_labeling_and_what_follows(copy: Path):

@@ -8,6 +8,7 @@ import typer
 
 import weakflow
 from weakflow.cli._demo import demo
+from weakflow.cli._models import audit_app, models_app
 from weakflow.cli._project import init, run
 from weakflow.cli._wrench import wrench
 
@@ -47,6 +48,8 @@ app.command("init")(init)
 app.command("run")(run)
 app.command("wrench")(wrench)
 app.command("demo")(demo)
+app.add_typer(models_app, name="models")
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:

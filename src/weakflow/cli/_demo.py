@@ -88,3 +88,18 @@ def demo(
         f"Report: {result.report_html}",
         soft_wrap=True,
     )
+    model = report.get("model")
+    if model:
+        gates = model["gates"]
+        passed = sum(g["passed"] for g in gates)
+        verdict = (
+            f"moved {model['alias']} to it"
+            if model["promoted"]
+            else f"kept {model['alias']} where it was"
+        )
+        out.print(
+            f"Registered {model['name']} v{model['version']}: {passed}/{len(gates)} gates passed, "
+            f"{verdict}. Its model card: weakflow models card {model['name']} {model['version']} "
+            f"--project {result.run_dir.parent.parent}",
+            soft_wrap=True,
+        )

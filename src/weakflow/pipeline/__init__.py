@@ -3,7 +3,13 @@
 from weakflow.pipeline._config import CONFIG_FILE, ProjectConfig, load_config, parse_config
 from weakflow.pipeline._lfmodule import LFModule, load_lf_module
 from weakflow.pipeline._project import EXAMPLES, Project, init_project
-from weakflow.pipeline._run import RunResult, StepRecord, run_project
+from weakflow.pipeline._run import (
+    RunResult,
+    StepRecord,
+    end_model_inputs,
+    model_inputs,
+    run_project,
+)
 
 __all__ = [
     "CONFIG_FILE",
@@ -13,9 +19,11 @@ __all__ = [
     "ProjectConfig",
     "RunResult",
     "StepRecord",
+    "end_model_inputs",
     "init_project",
     "load_config",
     "load_lf_module",
+    "model_inputs",
     "parse_config",
     "run_project",
 ]

@@ -53,6 +53,7 @@ class ProjectSection(_Section):
 
     name: str = Field("weakflow-project", min_length=1)
     seed: int = 0
+    intended_use: str | None = None
 
 
 class DataConfig(_Section):
@@ -106,6 +107,8 @@ class EndModelConfig(_Section):
     ``"sklearn"``: any estimator named by its import path in ``estimator`` with ``params``.
     ``training = "expand"`` trains on every (row, class) pair weighted by its probability;
     ``"weighted"`` on the most likely class weighted by its probability.
+    ``portable = true`` (with ``type = "text"``): an end model that exports to ONNX exactly
+    (``weakflow models export --format onnx``), slightly less accurate than the default.
     """
 
     type: Literal["text", "tabular", "sklearn"] = "text"
@@ -113,6 +116,9 @@ class EndModelConfig(_Section):
     params: dict[str, Any] = Field(default_factory=dict)
     training: Literal["expand", "weighted"] = "expand"
     drop_abstained: bool = True
+    portable: bool = False
+    """true: an end model that exports to ONNX exactly (`weakflow models export --format onnx`),
+    slightly less accurate than the default."""
 
 
 CalibrationMethod = Literal["temperature", "isotonic", "platt"]
@@ -149,6 +155,28 @@ class GatesConfig(_Section):
 
     rules: list[str] = Field(default_factory=list)
     alias: str = "production"
+
+    @field_validator("rules")
+    @classmethod
+    def _rules_parse(cls, rules: list[str]) -> list[str]:
+        # A typo in a gate must fail when the project loads, not after an hour of training.
+        from weakflow.registry._gates import parse_gate
+
+        for rule in rules:
+            try:
+                parse_gate(rule)
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        return rules
+
+    @field_validator("alias")
+    @classmethod
+    def _alias_name(cls, alias: str) -> str:
+        if not alias or not alias.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(
+                f"alias must be letters, digits, '-' or '_' (e.g. production), got {alias!r}"
+            )
+        return alias
 
 
 class StoreConfig(_Section):

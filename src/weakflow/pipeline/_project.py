@@ -91,8 +91,9 @@ _YOUTUBE_CONFIG = """\
 # weakflow example project: spam in YouTube comments (UCI YouTube Spam Collection;
 # T.C. Alberto, J.V. Lochter, T.A. Almeida, TubeSpam, ICMLA 2015).
 [project]
-name = "youtube-spam"
+name = "youtube-spam"   # the registered model's name
 seed = 0
+intended_use = "Flag likely spam comments for moderators to review; not for automatic deletion."
 
 [data]
 train = "data/train.csv"   # {n_train} comments, gold labels removed
@@ -115,8 +116,15 @@ type = "text"
 [evaluation]
 slice_columns = ["video"]
 
+# `weakflow run` registers every model; it moves `alias` only when every rule passes.
 [gates]
-rules = ["accuracy >= 0.9", "ece <= 0.1"]
+alias = "production"
+rules = [
+    "accuracy >= 0.9",                                 # absolute floor on the test set
+    "ece <= 0.1",                                      # calibration
+    "f1_macro >= production.f1_macro - 0.02",          # no regression against what is live
+    "checks.passed",                                   # every data check without errors
+]
 """
 
 

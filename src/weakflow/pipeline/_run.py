@@ -47,10 +47,19 @@ from weakflow.pipeline._config import ProjectConfig
 from weakflow.pipeline._lfmodule import LFModule, load_lf_module, load_objects
 from weakflow.pipeline._project import Project
 from weakflow.pipeline._provenance import git_commit, package_versions, render_datasheet
+from weakflow.registry import (
+    PackagedModel,
+    build_model_card,
+    current_actor,
+    evaluate_gates,
+    metrics_from_report,
+    open_registry,
+    render_model_card,
+)
 from weakflow.store import ArtifactStore, RunStore, StepCache, step_key
 from weakflow.train import build_end_model, end_model_proba, fit_noise_aware
 
-__all__ = ["RunResult", "StepRecord", "run_project"]
+__all__ = ["RunResult", "StepRecord", "end_model_inputs", "model_inputs", "run_project"]
 
 T = TypeVar("T")
 ROLES = ("train", "dev", "test")
@@ -91,6 +100,7 @@ class RunResult:
                 for c in self.report["data"]["checks"]
             ],
             "model_artifact": self.report["end_model"]["artifact"],
+            "model": self.report.get("model"),
             "steps": [
                 {"name": s.name, "seconds": round(s.seconds, 3), "cached": s.cached}
                 for s in self.steps
@@ -104,6 +114,7 @@ _HINTS = {
     "labeling": "Fix the labeling function named above in the LF module, then run again.",
     "label_model": "Check the LFs' votes (weakflow demo shows an LF summary) and [label_model].",
     "end_model": "Check [end_model] in weakflow.toml.",
+    "register": "Check [store] url and [gates] rules in weakflow.toml.",
     "evaluation": "Check [evaluation] (slice columns, slicing module) in weakflow.toml.",
 }
 
@@ -344,14 +355,7 @@ def run_project(
     feature_cols = cfg.data.feature_columns
 
     def inputs_of(role: str) -> Any:
-        frame = datasets[role].frame
-        if cfg.end_model.type == "tabular" or (cfg.end_model.type == "sklearn" and feature_cols):
-            return frame[feature_cols]
-        if text_col is None:
-            raise PipelineError(
-                "end_model: a text end model needs data.text_column.", step="end_model"
-            )
-        return frame[text_col].fillna("").astype(str)
+        return model_inputs(datasets[role].frame, cfg)
 
     def end_model() -> tuple[dict[str, Any], bool, str]:
         covered = (L["train"].values != -1).any(axis=1)
@@ -370,6 +374,7 @@ def run_project(
                 estimator=cfg.end_model.estimator,
                 params=cfg.end_model.params,
                 random_state=seed,
+                portable=cfg.end_model.portable,
             )
             fit = fit_noise_aware(
                 estimator,
@@ -570,6 +575,77 @@ def run_project(
         )
 
     rep = runner.step("report", report)
+
+    # -- registry: register the version, apply the gates, move the alias ------------------------
+    def register() -> tuple[dict[str, Any], bool, str]:
+        report_dict = rep["report"]
+        registry = open_registry(project.state_dir, cfg.store.url)
+        try:
+            actor = current_actor()
+            name, alias = cfg.project.name, cfg.gates.alias
+            candidate = metrics_from_report(report_dict)
+            previous = registry.alias_version(name, alias) if name in registry.models() else None
+            production = registry.get(name, previous).metrics if previous is not None else None
+            gates = [g.to_dict() for g in evaluate_gates(cfg.gates.rules, candidate, production)]
+            passed = all(g["passed"] for g in gates)
+            datasheet = render_datasheet(report_dict)
+
+            def card(version: int) -> tuple[dict[str, Any], str]:
+                built = build_model_card(
+                    report_dict,
+                    name=name,
+                    version=version,
+                    datasheet=datasheet,
+                    intended_use=cfg.project.intended_use,
+                    gates=gates,
+                )
+                return built, render_model_card(built)
+
+            # What is registered is what was evaluated: the end model with its calibrator.
+            packaged = PackagedModel(em["model"], ev["calibrator"], label_names=list(names))
+            info = registry.register(
+                name,
+                artifact_sha256=runner.artifacts.put_model(packaged),
+                actor=actor,
+                run_id=run_id,
+                metrics=candidate,
+                lineage=report_dict["provenance"],
+                card=card,
+                gates=gates,
+                gates_passed=passed,
+            )
+            registry.record_gate_decision(
+                name, info.version, results=gates, passed=passed, alias=alias, actor=actor
+            )
+            if passed:
+                why = "every gate passed" if gates else "no gates configured"
+                registry.promote(name, info.version, alias, actor=actor, reason=why, action="gate")
+            runs.write_json(run_id, "model_card.json", info.card)
+            runs.write_text(run_id, "model_card.md", info.card_markdown)
+            model = {
+                "name": name,
+                "version": info.version,
+                "alias": alias,
+                "promoted": passed,
+                "previous": previous,
+                "gates": gates,
+            }
+            registry.record_run(
+                run_id,
+                project=name,
+                status="succeeded",
+                report_path=str(rep["html"]),
+                summary={"headline": report_dict["headline"], "model": model},
+                actor=actor,
+            )
+        finally:
+            registry.db.close()
+        failed = [g["rule"] for g in gates if not g["passed"]]
+        verdict = f"-> {alias}" if passed else f"kept off {alias}: {len(failed)} gate(s) failed"
+        return model, False, f"{name} v{info.version} {verdict}"
+
+    model_info = runner.step("register", register)
+    rep["report"]["model"] = model_info
     return RunResult(
         run_id=run_id,
         run_dir=runs.run_dir(run_id),
@@ -578,6 +654,28 @@ def run_project(
         report=rep["report"],
         steps=runner.steps,
     )
+
+
+def model_inputs(frame: pd.DataFrame, cfg: ProjectConfig) -> Any:
+    """What the end model reads from a table: its feature columns, or its text column."""
+    if cfg.end_model.type == "tabular" or (
+        cfg.end_model.type == "sklearn" and cfg.data.feature_columns
+    ):
+        return frame[cfg.data.feature_columns]
+    if cfg.data.text_column is None:
+        raise PipelineError("end_model: a text end model needs data.text_column.", step="end_model")
+    return frame[cfg.data.text_column].fillna("").astype(str)
+
+
+def end_model_inputs(project: Project, role: str) -> Any:
+    """The end model's inputs for one of the project's tables (e.g. the test set, for export)."""
+    cfg = project.config
+    frame = read_table(project.path(getattr(cfg.data, role)))
+    if cfg.data.redact_pii and cfg.data.text_column in frame.columns:
+        frame[cfg.data.text_column] = redact_pii(
+            frame[cfg.data.text_column], region=cfg.data.pii_region
+        )
+    return model_inputs(frame, cfg)
 
 
 def text_col_present(datasets: dict[str, Dataset], cfg: ProjectConfig) -> bool:

@@ -1,0 +1,133 @@
+"""The database schema: everything weakflow keeps across runs (SQLAlchemy 2 declarative).
+
+Tables and why they exist:
+
+- ``runs``: one row per ``weakflow run``: what ran, when, and where its report is.
+- ``registered_models`` / ``model_versions``: the registry. A version points at its artifact by
+  sha256 and carries its lineage (the run's provenance), metrics, model card and gate verdicts.
+- ``aliases`` / ``alias_history``: which version an alias (``production``, ``staging``) points
+  at, and every move (from, to, who, when, why), so rollback is one step and the history of what
+  was live is never lost.
+- ``audit_log``: append-only, hash-chained record of every state change; tampering with any
+  entry breaks the chain, which ``weakflow audit verify`` detects.
+
+Schema changes go through Alembic migrations (``weakflow/store/migrations``), never
+``create_all`` on an existing database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Alias",
+    "AliasHistory",
+    "AuditEntry",
+    "Base",
+    "ModelVersion",
+    "RegisteredModel",
+    "RunRecord",
+]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """The store's declarative base: its metadata is what the migrations build."""
+
+
+class RunRecord(Base):
+    __tablename__ = "runs"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project: Mapped[str] = mapped_column(String(200), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    status: Mapped[str] = mapped_column(String(20))  # "succeeded" | "failed"
+    report_path: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class RegisteredModel(Base):
+    __tablename__ = "registered_models"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_name", "version", name="uq_model_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(ForeignKey("registered_models.name"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="registered")  # | "archived"
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    lineage: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    card: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    card_markdown: Mapped[str] = mapped_column(Text, default="")
+    gates: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    gates_passed: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Alias(Base):
+    __tablename__ = "aliases"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["model_name", "version"], ["model_versions.model_name", "model_versions.version"]
+        ),
+    )
+
+    model_name: Mapped[str] = mapped_column(ForeignKey("registered_models.name"), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(100), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class AliasHistory(Base):
+    __tablename__ = "alias_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(ForeignKey("registered_models.name"), index=True)
+    alias: Mapped[str] = mapped_column(String(100), index=True)
+    from_version: Mapped[int | None] = mapped_column(Integer)
+    to_version: Mapped[int | None] = mapped_column(Integer)  # None: the alias was removed
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    action: Mapped[str] = mapped_column(String(20))  # "promote" | "rollback" | "gate"
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
