@@ -154,6 +154,9 @@ def _throwaway_cluster(tmp: Path) -> tuple[str, list[str]] | str:
              "start"],
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip
+    except subprocess.CalledProcessError as exc:
+        detail = (exc.stderr or b"").decode(errors="replace").strip().splitlines()[-1:]
+        return f"could not start a throwaway PostgreSQL with initdb/pg_ctl: {exc} {detail}"
     except (subprocess.SubprocessError, OSError) as exc:
         return f"could not start a throwaway PostgreSQL with initdb/pg_ctl: {exc}"
     stop = [*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"]
@@ -161,7 +164,7 @@ def _throwaway_cluster(tmp: Path) -> tuple[str, list[str]] | str:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_url() -> Iterator[str]:
     """An admin URL of a running PostgreSQL server (see the comment above)."""
     import subprocess
 
@@ -169,7 +172,11 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     why = _pg_reachable(url)
     stop: list[str] | None = None
     if why is not None:
-        started = _throwaway_cluster(tmp_path_factory.mktemp("postgres"))
+        # Not under pytest's temp folder: that is private to our user, and as root the cluster
+        # runs as the postgres user, who must be able to reach its data folder.
+        import tempfile
+
+        started = _throwaway_cluster(Path(tempfile.mkdtemp(prefix="weakflow-pg-")))
         if isinstance(started, str):
             reason = f"PostgreSQL unavailable ({why}; {started})"
             if _services_required():
@@ -180,6 +187,7 @@ def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
     if stop is not None:
         subprocess.run(stop, check=False, capture_output=True)
+        shutil.rmtree(Path(stop[stop.index("-D") + 1]).parent, ignore_errors=True)
 
 
 @pytest.fixture
