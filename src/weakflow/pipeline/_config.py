@@ -185,6 +185,41 @@ class StoreConfig(_Section):
     url: str | None = None
 
 
+class CanaryConfig(_Section):
+    """Send a sticky share of traffic to a candidate version (``weakflow serve``)."""
+
+    version: int = Field(ge=1)
+    percent: float = Field(ge=0, le=100)
+
+
+class ShadowConfig(_Section):
+    """Copy every request to a version whose outputs are logged, never returned."""
+
+    version: int = Field(ge=1)
+
+
+class ServeConfig(_Section):
+    """``weakflow serve``: which alias, logging, limits, canary and shadow.
+
+    ``rate_limit`` is requests per second per token (``0`` turns it off), with bursts up to
+    ``rate_burst``; ``max_request_bytes`` bounds a request body (413 beyond it).
+    """
+
+    alias: str = "production"
+    lf_votes: bool = True
+    log_predictions: bool = True
+    redact_pii: bool = True
+    reload_interval: float = Field(default=1.0, gt=0)
+    max_request_bytes: int = Field(default=1_048_576, ge=1024)
+    max_instances: int = Field(default=1000, ge=1)
+    rate_limit: float = Field(default=200.0, ge=0)
+    rate_burst: int = Field(default=400, ge=1)
+    log_batch_size: int = Field(default=500, ge=1)
+    log_flush_interval: float = Field(default=0.2, gt=0)
+    canary: CanaryConfig | None = None
+    shadow: ShadowConfig | None = None
+
+
 class ProjectConfig(_Section):
     """The whole ``weakflow.toml``."""
 
@@ -198,6 +233,7 @@ class ProjectConfig(_Section):
     data_checks: DataChecksConfig = Field(default_factory=lambda: DataChecksConfig())
     gates: GatesConfig = Field(default_factory=lambda: GatesConfig())
     store: StoreConfig = Field(default_factory=lambda: StoreConfig())
+    serve: ServeConfig = Field(default_factory=lambda: ServeConfig())
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration with every default filled in (for provenance)."""

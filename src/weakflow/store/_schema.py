@@ -10,6 +10,9 @@ Tables and why they exist:
   was live is never lost.
 - ``audit_log``: append-only, hash-chained record of every state change; tampering with any
   entry breaks the chain, which ``weakflow audit verify`` detects.
+- ``predictions`` / ``feedback``: the serving log (inputs with PII redacted, LF votes, outputs,
+  version, latency) and the labels that come back for it, joined by prediction id.
+- ``api_tokens``: serving credentials, kept as sha256 hashes with their scopes.
 
 Schema changes go through Alembic migrations (``weakflow/store/migrations``), never
 ``create_all`` on an existing database.
@@ -25,6 +28,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     ForeignKeyConstraint,
     Integer,
@@ -37,9 +41,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Alias",
     "AliasHistory",
+    "ApiToken",
     "AuditEntry",
     "Base",
+    "Feedback",
     "ModelVersion",
+    "Prediction",
     "RegisteredModel",
     "RunRecord",
 ]
@@ -131,3 +138,49 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Prediction(Base):
+    """One served prediction: what came in (PII redacted), the LF votes, what went out."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    model_name: Mapped[str] = mapped_column(String(200))
+    model_version: Mapped[int] = mapped_column(Integer, index=True)
+    variant: Mapped[str] = mapped_column(String(20), default="primary")  # | canary | shadow
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    lf_votes: Mapped[list[Any] | None] = mapped_column(JSON)
+    label: Mapped[int] = mapped_column(Integer)
+    probabilities: Mapped[list[Any]] = mapped_column(JSON)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    client_key: Mapped[str | None] = mapped_column(String(200))
+    subject_id: Mapped[str | None] = mapped_column(String(200), index=True)
+
+
+class Feedback(Base):
+    """A label for a served prediction, from a user, a reviewer or a downstream system."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prediction_id: Mapped[str] = mapped_column(String(32), index=True)
+    label: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(200), default="api", index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    token_name: Mapped[str | None] = mapped_column(String(200))
+
+
+class ApiToken(Base):
+    """An API token: only its sha256 is kept; the secret is shown once, at creation."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
