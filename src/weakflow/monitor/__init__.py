@@ -8,12 +8,24 @@ from weakflow.monitor._drift import (
     feature_drift,
     numeric_drift,
 )
+from weakflow.monitor._signals import (
+    LFDrift,
+    TextDrift,
+    lf_vote_drift,
+    prediction_drift,
+    text_drift,
+)
 
 __all__ = [
     "ColumnDrift",
     "DriftResult",
+    "LFDrift",
+    "TextDrift",
     "categorical_drift",
     "correct_pvalues",
     "feature_drift",
+    "lf_vote_drift",
     "numeric_drift",
+    "prediction_drift",
+    "text_drift",
 ]
