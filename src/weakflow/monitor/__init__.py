@@ -8,6 +8,7 @@ from weakflow.monitor._drift import (
     feature_drift,
     numeric_drift,
 )
+from weakflow.monitor._estimate import PerformanceEstimate, estimate_performance, expected_metrics
 from weakflow.monitor._signals import (
     LFDrift,
     TextDrift,
@@ -20,9 +21,12 @@ __all__ = [
     "ColumnDrift",
     "DriftResult",
     "LFDrift",
+    "PerformanceEstimate",
     "TextDrift",
     "categorical_drift",
     "correct_pvalues",
+    "estimate_performance",
+    "expected_metrics",
     "feature_drift",
     "lf_vote_drift",
     "numeric_drift",
