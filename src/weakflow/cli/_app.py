@@ -9,7 +9,9 @@ import typer
 import weakflow
 from weakflow.cli._demo import demo
 from weakflow.cli._models import audit_app, models_app
+from weakflow.cli._monitor import monitor_app
 from weakflow.cli._project import init, run
+from weakflow.cli._serve import serve, tokens_app
 from weakflow.cli._wrench import wrench
 
 app = typer.Typer(
@@ -48,8 +50,11 @@ app.command("init")(init)
 app.command("run")(run)
 app.command("wrench")(wrench)
 app.command("demo")(demo)
+app.command("serve")(serve)
 app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(monitor_app, name="monitor")
 
 
 def main() -> None:

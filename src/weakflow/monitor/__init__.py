@@ -9,6 +9,14 @@ from weakflow.monitor._drift import (
     numeric_drift,
 )
 from weakflow.monitor._estimate import PerformanceEstimate, estimate_performance, expected_metrics
+from weakflow.monitor._online import (
+    ABVerdict,
+    ab_verdict,
+    labeled_predictions,
+    online_metrics,
+    wilson,
+)
+from weakflow.monitor._run import load_window, parse_window, run_monitor, text_stats
 from weakflow.monitor._signals import (
     LFDrift,
     TextDrift,
@@ -18,18 +26,27 @@ from weakflow.monitor._signals import (
 )
 
 __all__ = [
+    "ABVerdict",
     "ColumnDrift",
     "DriftResult",
     "LFDrift",
     "PerformanceEstimate",
     "TextDrift",
+    "ab_verdict",
     "categorical_drift",
     "correct_pvalues",
     "estimate_performance",
     "expected_metrics",
     "feature_drift",
+    "labeled_predictions",
     "lf_vote_drift",
+    "load_window",
     "numeric_drift",
+    "online_metrics",
+    "parse_window",
     "prediction_drift",
+    "run_monitor",
     "text_drift",
+    "text_stats",
+    "wilson",
 ]

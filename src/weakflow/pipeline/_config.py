@@ -69,6 +69,10 @@ class DataConfig(_Section):
     feature_columns: list[str] = Field(default_factory=list)
     redact_pii: bool = False
     pii_region: str = "US"
+    feedback_to_dev: bool = Field(
+        default=True,
+        description="Add gold labels from feedback on served predictions to the dev set.",
+    )
 
     @field_validator("text_column", "id_column")
     @classmethod
@@ -220,6 +224,26 @@ class ServeConfig(_Section):
     shadow: ShadowConfig | None = None
 
 
+class MonitorConfig(_Section):
+    """``weakflow monitor``: windows, tests and when a signal becomes an alert.
+
+    ``consecutive``: a signal raises an alert only after this many bad windows in a row, so
+    one noisy window does not page anyone. ``accuracy_floor``: the estimated accuracy below
+    which a window is bad (default: the serving version's test accuracy minus 0.05).
+    """
+
+    window: str = "1h"
+    last: int | None = Field(default=None, ge=1)
+    min_rows: int = Field(default=50, ge=1)
+    reference: Literal["train", "test"] = "train"
+    max_reference_rows: int = Field(default=20_000, ge=100)
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+    correction: Literal["bh", "bonferroni", "none"] = "bh"
+    consecutive: int = Field(default=2, ge=1)
+    accuracy_floor: float | None = Field(default=None, ge=0, le=1)
+    examples: int = Field(default=3, ge=0)
+
+
 class ProjectConfig(_Section):
     """The whole ``weakflow.toml``."""
 
@@ -234,6 +258,7 @@ class ProjectConfig(_Section):
     gates: GatesConfig = Field(default_factory=lambda: GatesConfig())
     store: StoreConfig = Field(default_factory=lambda: StoreConfig())
     serve: ServeConfig = Field(default_factory=lambda: ServeConfig())
+    monitor: MonitorConfig = Field(default_factory=lambda: MonitorConfig())
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration with every default filled in (for provenance)."""

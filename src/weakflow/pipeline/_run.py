@@ -10,6 +10,7 @@ in ``.weakflow/``, keyed by the content hashes of everything a step reads).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from weakflow.registry import (
     metrics_from_report,
     open_registry,
     render_model_card,
+    store_url,
 )
 from weakflow.store import ArtifactStore, RunStore, StepCache, step_key
 from weakflow.train import build_end_model, end_model_proba, fit_noise_aware
@@ -197,8 +199,20 @@ def run_project(
                 ),
                 "sha256": content_hash(path),
             }
+        extra = _feedback_for_dev(project)
+        if len(extra):
+            dev = out["dev"]["dataset"]
+            frame = pd.concat([dev.frame, extra], ignore_index=True)
+            out["dev"]["dataset"] = Dataset(
+                role="dev", frame=frame, source=dev.source, labeled=True
+            )
+            digest = hashlib.sha256(out["dev"]["sha256"].encode())
+            row_hashes = pd.util.hash_pandas_object(extra.astype(str), index=False)
+            digest.update(np.asarray(row_hashes, dtype=np.uint64).tobytes())
+            out["dev"]["sha256"] = digest.hexdigest()
         rows = ", ".join(f"{r} {len(out[r]['dataset'].frame):,}" for r in ROLES)
-        return out, False, f"{rows} rows"
+        more = f" (dev includes {len(extra):,} feedback labels)" if len(extra) else ""
+        return out, False, f"{rows} rows{more}"
 
     loaded = runner.step("load", load)
     datasets = {r: loaded[r]["dataset"] for r in ROLES}
@@ -654,6 +668,31 @@ def run_project(
         report=rep["report"],
         steps=runner.steps,
     )
+
+
+def _feedback_for_dev(project: Project) -> pd.DataFrame:
+    """Gold rows from feedback on the project's served predictions (empty when there are none).
+
+    Only when a store database already exists: a first run never creates one just to look.
+    """
+    cfg = project.config
+    url = store_url(project.state_dir, cfg.store.url)
+    if not cfg.data.feedback_to_dev or (
+        url.startswith("sqlite") and not (project.state_dir / "weakflow.db").exists()
+    ):
+        return pd.DataFrame()
+    from weakflow.feedback import feedback_rows
+    from weakflow.store import Database
+
+    db = Database(url)
+    try:
+        rows = feedback_rows(
+            db, cfg.project.name, label_names=cfg.data.label_names,
+            label_column=cfg.data.label_column, id_column=cfg.data.id_column,
+        )  # fmt: skip
+    finally:
+        db.close()
+    return rows
 
 
 def model_inputs(frame: pd.DataFrame, cfg: ProjectConfig) -> Any:

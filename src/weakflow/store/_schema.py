@@ -13,6 +13,8 @@ Tables and why they exist:
 - ``predictions`` / ``feedback``: the serving log (inputs with PII redacted, LF votes, outputs,
   version, latency) and the labels that come back for it, joined by prediction id.
 - ``api_tokens``: serving credentials, kept as sha256 hashes with their scopes.
+- ``monitor_windows``: each monitored window's signals and alerts (alerts wait for K bad
+  windows in a row).
 
 Schema changes go through Alembic migrations (``weakflow/store/migrations``), never
 ``create_all`` on an existing database.
@@ -46,6 +48,7 @@ __all__ = [
     "Base",
     "Feedback",
     "ModelVersion",
+    "MonitorWindow",
     "Prediction",
     "RegisteredModel",
     "RunRecord",
@@ -184,3 +187,26 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     created_by: Mapped[str] = mapped_column(String(200), default="")
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MonitorWindow(Base):
+    """One monitored window: what was compared, every signal, and which alerts it raised.
+
+    Kept so that alerts can wait for K consecutive bad windows, and so the dashboard can chart
+    drift and estimated accuracy over time.
+    """
+
+    __tablename__ = "monitor_windows"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, index=True
+    )
+    model_name: Mapped[str] = mapped_column(String(200), index=True)
+    model_version: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    n: Mapped[int] = mapped_column(Integer)
+    bad_targets: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    alerts: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,176 @@
+"""`weakflow monitor run` on a real project and store, with a simulated prediction log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from weakflow.cli import app
+from weakflow.data import read_table
+from weakflow.monitor import parse_window, run_monitor
+from weakflow.pipeline import Project, init_project, run_project
+from weakflow.registry import open_registry
+from weakflow.serve._lfs import load_lfs
+from weakflow.store import write_predictions
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("monitor") / "youtube"
+    init_project(root, example="youtube")
+    run_project(root)
+    return root
+
+
+@pytest.fixture
+def project(trained: Path, tmp_path: Path) -> Project:
+    return Project.load(shutil.copytree(trained, tmp_path / "p"))
+
+
+def _log(project: Project, texts: list[str], *, minutes_ago: float = 1.0) -> list[str]:
+    """Score ``texts`` with the production model and log them as the server would."""
+    registry = open_registry(project.state_dir, project.config.store.url)
+    try:
+        info = registry.resolve("youtube-spam", "production")
+        model = registry.load_model(info.name, info.version)
+        proba = model.predict_proba(texts)
+        lfs = load_lfs(info.lineage, project, label="t", k=2)
+        assert lfs is not None
+        votes = lfs.votes([{"text": t} for t in texts])
+        at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes_ago)
+        rows = [
+            {
+                "id": uuid.uuid4().hex, "created_at": at + dt.timedelta(milliseconds=i),
+                "model_name": info.name, "model_version": info.version, "variant": "primary",
+                "inputs": {"text": t}, "lf_votes": [int(v) for v in votes[i]],
+                "label": int(proba[i].argmax()), "probabilities": proba[i].tolist(),
+                "latency_ms": 1.0, "client_key": None, "subject_id": None,
+            }
+            for i, t in enumerate(texts)
+        ]  # fmt: skip
+        write_predictions(registry.db, rows)
+        return [r["id"] for r in rows]
+    finally:
+        registry.db.close()
+
+
+def _crypto(n: int, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [
+        f"Earn {rng.integers(100, 999)} USDT daily with my crypto bot!! DM telegram @coin{i}"
+        for i in range(n)
+    ]
+
+
+def test_in_distribution_traffic_raises_nothing(project: Project) -> None:
+    test = read_table(project.path("data/test.csv"))
+    _log(project, test["text"].astype(str).tolist())
+    result = run_monitor(project, window="1h")
+    assert result["n"] == len(test)
+    assert result["alerts"] == []
+    assert result["drift"]["text"]["auc"] < 0.6
+    est = result["estimated"]
+    assert 0.85 <= est["accuracy"] <= 1.0
+    assert est["interval"]["accuracy"][0] <= est["accuracy"] <= est["interval"]["accuracy"][1]
+    assert {"cbpe", "lf", "combined"} <= set(est["by_method"])
+
+
+def test_drift_alerts_after_k_bad_windows_with_examples(project: Project) -> None:
+    test = read_table(project.path("data/test.csv"))["text"].astype(str).tolist()
+    _log(project, test[:200] + _crypto(300), minutes_ago=90)
+    first = run_monitor(project, last=500)
+    kinds = {s["kind"] for s in first["signals"]}
+    assert {"text_drift", "lf_drift"} <= kinds
+    assert first["alerts"] == []  # [monitor] consecutive = 2: one bad window is not enough
+    second = run_monitor(project, last=500)
+    alerts = {a["kind"]: a for a in second["alerts"]}
+    assert "text_drift" in alerts
+    text = alerts["text_drift"]
+    assert text["value"] > text["threshold"]
+    assert "telegram" in text["message"] or "crypto" in text["message"] or "usdt" in text["message"]
+    assert text["examples"]
+    assert "crypto" in text["examples"][0]["inputs"]["text"]
+    for alert in second["alerts"]:
+        assert set(alert) >= {"kind", "target", "statistic", "value", "threshold", "message"}
+    assert run_monitor(project, window="10m")["n"] == 0  # the window is 90 minutes old
+
+
+def test_feedback_gives_realized_metrics_and_cli_json(project: Project) -> None:
+    test = read_table(project.path("data/test.csv"))
+    ids = _log(project, test["text"].astype(str).tolist())
+    from weakflow.store import Database, add_feedback, default_url
+
+    db = Database(default_url(project.state_dir))
+    gold = (test["label"] == "spam").astype(int).tolist()
+    add_feedback(db, [(i, y, "review") for i, y in zip(ids[:200], gold[:200], strict=True)])
+    db.close()
+    result = CliRunner().invoke(app, ["monitor", "run", "--project", str(project.root), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["realized"]["n"] == 200
+    assert 0.8 <= data["realized"]["accuracy"] <= 1.0
+    assert set(data) >= {"window", "n", "alerts", "estimated"}
+    assert set(data["estimated"]) >= {"accuracy", "f1_macro", "interval"}
+    text = CliRunner().invoke(app, ["monitor", "run", "--project", str(project.root)])
+    assert "Estimated accuracy" in text.stdout
+    assert "Realized accuracy" in text.stdout
+
+
+def test_window_specs() -> None:
+    assert parse_window("30m") == dt.timedelta(minutes=30)
+    assert parse_window("7d") == dt.timedelta(days=7)
+    from weakflow.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"e\.g\. 30m, 1h, 7d"):
+        parse_window("yesterday")
+
+
+def test_online_metrics_and_ab_verdict(project: Project) -> None:
+    from weakflow.monitor import ab_verdict, labeled_predictions, online_metrics
+    from weakflow.store import Database, add_feedback, default_url
+
+    test = read_table(project.path("data/test.csv"))
+    ids = _log(project, test["text"].astype(str).tolist())
+    gold = (test["label"] == "spam").astype(int).tolist()
+    db = Database(default_url(project.state_dir))
+    add_feedback(db, [(i, y, "user") for i, y in zip(ids[:300], gold[:300], strict=True)])
+    add_feedback(db, [(ids[0], 1 - gold[0], "review")])  # a later correction wins
+    frame = labeled_predictions(db, "youtube-spam")
+    db.close()
+    assert len(frame) == 300
+    assert frame.loc[frame["id"] == ids[0], "gold"].item() == 1 - gold[0]
+    (row,) = online_metrics(frame)
+    assert (row["version"], row["variant"], row["n"]) == (1, "primary", 300)
+    low, high = row["interval"]
+    assert low < row["accuracy"] < high
+    assert 0.8 < row["accuracy"] <= 1.0
+    assert ab_verdict(850, 1000, 900, 1000).verdict == "better"
+    assert ab_verdict(900, 1000, 850, 1000).verdict == "worse"
+    tied = ab_verdict(45, 50, 44, 50)
+    assert tied.verdict == "inconclusive"
+    assert 0 < tied.p_better < 0.5
+
+
+def test_feedback_joins_the_dev_set_on_the_next_run(project: Project) -> None:
+    from weakflow.store import Database, add_feedback, default_url
+
+    new = _crypto(40, seed=3)
+    ids = _log(project, new)
+    db = Database(default_url(project.state_dir))
+    add_feedback(db, [(i, 1, "review") for i in ids])
+    db.close()
+    result = run_project(project)
+    load = next(s for s in result.steps if s.name == "load")
+    assert "dev includes 40 feedback labels" in load.detail
+    report = json.loads(Path(result.summary()["report_json"]).read_text())
+    assert report["label_model"]["dev"]["n"] == 140
+    assert result.summary()["model"]["version"] == 2
