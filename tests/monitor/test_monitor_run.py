@@ -36,11 +36,18 @@ def project(trained: Path, tmp_path: Path) -> Project:
     return Project.load(shutil.copytree(trained, tmp_path / "p"))
 
 
-def _log(project: Project, texts: list[str], *, minutes_ago: float = 1.0) -> list[str]:
-    """Score ``texts`` with the production model and log them as the server would."""
+def _log(
+    project: Project,
+    texts: list[str],
+    *,
+    minutes_ago: float = 1.0,
+    alias: str = "production",
+    variant: str = "primary",
+) -> list[str]:
+    """Score ``texts`` with the model behind ``alias`` and log them as the server would."""
     registry = open_registry(project.state_dir, project.config.store.url)
     try:
-        info = registry.resolve("youtube-spam", "production")
+        info = registry.resolve("youtube-spam", alias)
         model = registry.load_model(info.name, info.version)
         proba = model.predict_proba(texts)
         lfs = load_lfs(info.lineage, project, label="t", k=2)
@@ -50,7 +57,7 @@ def _log(project: Project, texts: list[str], *, minutes_ago: float = 1.0) -> lis
         rows = [
             {
                 "id": uuid.uuid4().hex, "created_at": at + dt.timedelta(milliseconds=i),
-                "model_name": info.name, "model_version": info.version, "variant": "primary",
+                "model_name": info.name, "model_version": info.version, "variant": variant,
                 "inputs": {"text": t}, "lf_votes": [int(v) for v in votes[i]],
                 "label": int(proba[i].argmax()), "probabilities": proba[i].tolist(),
                 "latency_ms": 1.0, "client_key": None, "subject_id": None,
@@ -174,3 +181,84 @@ def test_feedback_joins_the_dev_set_on_the_next_run(project: Project) -> None:
     report = json.loads(Path(result.summary()["report_json"]).read_text())
     assert report["label_model"]["dev"]["n"] == 140
     assert result.summary()["model"]["version"] == 2
+
+
+def _feedback(project: Project, ids: list[str], labels: list[int]) -> None:
+    from weakflow.store import Database, add_feedback, default_url
+
+    db = Database(default_url(project.state_dir))
+    add_feedback(db, [(i, y, "user") for i, y in zip(ids, labels, strict=True)])
+    db.close()
+
+
+def _predicted(project: Project, ids: list[str]) -> list[int]:
+    from weakflow.monitor import load_window
+    from weakflow.store import Database, default_url
+
+    db = Database(default_url(project.state_dir))
+    frame = load_window(db, "youtube-spam", include_shadow=True)
+    db.close()
+    by_id = dict(zip(frame["id"], frame["label"], strict=True))
+    return [int(by_id[i]) for i in ids]
+
+
+def test_loop_rolls_back_a_promotion_that_regresses(project: Project) -> None:
+    from weakflow.monitor import LOOP_ACTOR, watch_once
+    from weakflow.store import list_audit
+
+    run_project(project)  # v2 passes the gates and replaces v1 in production
+    test = read_table(project.path("data/test.csv"))["text"].astype(str).tolist()
+    ids = _log(project, test[:60], minutes_ago=0)
+    wrong = [1 - y for y in _predicted(project, ids)]  # every v2 answer was wrong
+    _feedback(project, ids, wrong)
+    decisions = watch_once(project)
+    assert decisions[0]["action"] == "rollback"
+    assert (decisions[0]["from"], decisions[0]["to"]) == (2, 1)
+    assert "realized accuracy 0.000" in decisions[0]["reason"]
+    registry = open_registry(project.state_dir, None)
+    try:
+        assert registry.alias_version("youtube-spam", "production") == 1
+        last = registry.history("youtube-spam", "production")[-1]
+        assert last.actor == LOOP_ACTOR
+        assert last.action == "rollback"
+        audit = list_audit(registry.db, limit=5)
+        assert audit[0]["action"] == "loop_decision"
+        assert audit[0]["details"]["action"] == "rollback"
+        assert audit[1]["action"] == "rollback"
+    finally:
+        registry.db.close()
+
+
+def test_loop_retrains_on_feedback_then_promotes_the_canary(project: Project) -> None:
+    from weakflow.monitor import watch_once
+
+    toml = project.root / "weakflow.toml"
+    toml.write_text(toml.read_text() + "\n[loop]\nfeedback_count = 30\ncanary_min_feedback = 30\n")
+    project = Project.load(project.root)
+    test = read_table(project.path("data/test.csv"))
+    texts = test["text"].astype(str).tolist()
+    gold = (test["label"] == "spam").astype(int).tolist()
+    assert watch_once(project)[0]["action"] == "none"  # nothing logged yet
+    ids = _log(project, texts[:40])
+    _feedback(project, ids, gold[:40])
+    (retrain,) = watch_once(project)
+    assert retrain["action"] == "retrain"
+    assert "40 new feedback labels" in retrain["reason"]
+    assert (retrain["version"], retrain["alias"], retrain["promoted"]) == (2, "canary", True)
+    waiting = watch_once(project)
+    assert waiting[0]["action"] == "wait"
+    # live traffic: the canary answers right, the primary is corrected half the time
+    cids = _log(project, texts[40:80], alias="canary", variant="canary", minutes_ago=0)
+    _feedback(project, cids, _predicted(project, cids))
+    pids = _log(project, texts[80:120], minutes_ago=0)
+    predicted = _predicted(project, pids)
+    _feedback(project, pids, [y if i % 2 else 1 - y for i, y in enumerate(predicted)])
+    decisions = watch_once(project)
+    assert decisions[0]["action"] == "promote_canary"
+    assert decisions[0]["evidence"]["ab"]["verdict"] == "better"
+    registry = open_registry(project.state_dir, None)
+    try:
+        assert registry.alias_version("youtube-spam", "production") == 2
+        assert registry.alias_version("youtube-spam", "canary") is None
+    finally:
+        registry.db.close()

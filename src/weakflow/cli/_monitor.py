@@ -77,3 +77,47 @@ def run(
         out.print(table)
     else:
         out.print("No drift: every signal within its threshold.")
+
+
+@monitor_app.command("watch")
+def watch(
+    project: Annotated[Path, typer.Option("--project", "-p", help="Project folder.")] = Path("."),
+    once: Annotated[bool, typer.Option("--once", help="One tick, then exit.")] = False,
+    interval: Annotated[
+        str | None, typer.Option(help="Time between ticks, e.g. 5m (default [loop] interval).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print each decision as JSON.")] = False,
+) -> None:
+    """Run the closed loop on a schedule: monitor, roll back, promote canaries, retrain.
+
+    Each tick monitors the latest window, rolls back a fresh promotion that regressed, decides
+    on a running canary from realized accuracy, and retrains when a trigger fires (drift or
+    accuracy alert, enough feedback, model age). Every decision lands in the audit log
+    (`weakflow audit log`) with its evidence. Stop with Ctrl-C.
+    """
+    import time
+
+    from weakflow.monitor import parse_window, watch_once
+    from weakflow.pipeline import Project
+
+    try:
+        proj = Project.load(project)
+        pause = parse_window(interval or proj.config.loop.interval).total_seconds()
+    except WeakflowError as exc:
+        fail(str(exc))
+    while True:
+        try:
+            decisions = watch_once(proj)
+        except WeakflowError as exc:
+            fail(str(exc))
+        for d in decisions:
+            if as_json:
+                out.print(json.dumps(d, default=str), soft_wrap=True, markup=False)
+            else:
+                out.print(f"{d['action']}: {d.get('summary') or d['reason']}", markup=False)
+        if once:
+            return
+        try:
+            time.sleep(pause)
+        except KeyboardInterrupt:
+            return

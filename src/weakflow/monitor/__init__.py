@@ -24,8 +24,10 @@ from weakflow.monitor._signals import (
     prediction_drift,
     text_drift,
 )
+from weakflow.monitor._watch import LOOP_ACTOR, watch_once
 
 __all__ = [
+    "LOOP_ACTOR",
     "ABVerdict",
     "ColumnDrift",
     "DriftResult",
@@ -48,5 +50,6 @@ __all__ = [
     "run_monitor",
     "text_drift",
     "text_stats",
+    "watch_once",
     "wilson",
 ]

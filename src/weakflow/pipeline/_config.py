@@ -207,6 +207,9 @@ class ServeConfig(_Section):
 
     ``rate_limit`` is requests per second per token (``0`` turns it off), with bursts up to
     ``rate_burst``; ``max_request_bytes`` bounds a request body (413 beyond it).
+    ``max_batch_size``: requests that arrive while the model is busy are predicted together,
+    up to this many rows per model call (``1`` turns micro-batching off). A one-row prediction
+    is mostly per-call overhead, so batching is what keeps throughput up under concurrency.
     """
 
     alias: str = "production"
@@ -220,6 +223,7 @@ class ServeConfig(_Section):
     rate_burst: int = Field(default=400, ge=1)
     log_batch_size: int = Field(default=500, ge=1)
     log_flush_interval: float = Field(default=0.2, gt=0)
+    max_batch_size: int = Field(default=64, ge=1)
     canary: CanaryConfig | None = None
     shadow: ShadowConfig | None = None
 
@@ -244,6 +248,31 @@ class MonitorConfig(_Section):
     examples: int = Field(default=3, ge=0)
 
 
+class LoopConfig(_Section):
+    """``weakflow monitor watch``: when to retrain, how to roll out, when to roll back.
+
+    Triggers (any one retrains): a drift alert (``on_drift``), an accuracy alert
+    (``on_accuracy``), ``feedback_count`` new feedback labels since the serving version was
+    registered, or ``max_age`` since then. A retrained version that passes the gates goes to
+    the ``canary`` alias when ``canary = true`` (served to ``[serve.canary] percent`` of
+    traffic) and is promoted once ``canary_min_feedback`` labels on each side show it is not
+    worse; otherwise straight to production. Within ``watch`` after a promotion, a realized
+    (or estimated) accuracy more than ``rollback_drop`` below the previous version's rolls
+    back automatically.
+    """
+
+    interval: str = "5m"
+    on_drift: bool = True
+    on_accuracy: bool = True
+    feedback_count: int | None = Field(default=200, ge=1)
+    max_age: str | None = None
+    canary: bool = True
+    canary_min_feedback: int = Field(default=50, ge=1)
+    watch: str = "1h"
+    rollback_drop: float = Field(default=0.05, gt=0, lt=1)
+    min_feedback: int = Field(default=30, ge=1)
+
+
 class ProjectConfig(_Section):
     """The whole ``weakflow.toml``."""
 
@@ -259,6 +288,7 @@ class ProjectConfig(_Section):
     store: StoreConfig = Field(default_factory=lambda: StoreConfig())
     serve: ServeConfig = Field(default_factory=lambda: ServeConfig())
     monitor: MonitorConfig = Field(default_factory=lambda: MonitorConfig())
+    loop: LoopConfig = Field(default_factory=lambda: LoopConfig())
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration with every default filled in (for provenance)."""

@@ -175,14 +175,22 @@ def run_project(
     project: Project | str | Path,
     *,
     on_step: Callable[[StepRecord], None] | None = None,
+    alias: str | None = None,
+    actor: str | None = None,
 ) -> RunResult:
-    """Run the whole pipeline for a project and write its report; see the module docstring."""
+    """Run the whole pipeline for a project and write its report; see the module docstring.
+
+    ``alias`` overrides ``[gates] alias`` (the alias a passing model moves), e.g. ``"canary"``
+    when the retraining loop wants a new version tried on live traffic first; ``actor`` is who
+    the audit log records (default: ``$WEAKFLOW_ACTOR`` or the OS user).
+    """
     if not isinstance(project, Project):
         project = Project.load(project)
     cfg = project.config
     runner = _Runner(project, on_step)
     runs = RunStore(project.runs_dir)
     run_id = runs.new_run_id()
+    target_alias, acting = alias or cfg.gates.alias, actor
     created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     k = len(cfg.data.label_names)
     seed = cfg.project.seed
@@ -595,8 +603,8 @@ def run_project(
         report_dict = rep["report"]
         registry = open_registry(project.state_dir, cfg.store.url)
         try:
-            actor = current_actor()
-            name, alias = cfg.project.name, cfg.gates.alias
+            actor = acting or current_actor()
+            name, alias = cfg.project.name, target_alias
             candidate = metrics_from_report(report_dict)
             previous = registry.alias_version(name, alias) if name in registry.models() else None
             production = registry.get(name, previous).metrics if previous is not None else None

@@ -388,6 +388,31 @@ class Registry:
                 s, name, alias, target, actor=actor, reason=why, action="rollback"
             )
 
+    def remove_alias(self, name: str, alias: str, *, actor: str, reason: str = "") -> AliasMove:
+        """Remove ``alias`` (e.g. end a canary); the removal is kept in its history."""
+        with self.db.transaction(exclusive=True) as s:
+            current = s.get(Alias, (name, alias))
+            if current is None:
+                raise RegistryError(f"Model {name!r} has no alias {alias!r} to remove.")
+            from_version = current.version
+            s.delete(current)
+            h = AliasHistory(
+                model_name=name, alias=alias, from_version=from_version, to_version=None,
+                actor=actor, reason=reason, action="remove",
+            )  # fmt: skip
+            s.add(h)
+            s.flush()
+            append_audit(
+                s, actor=actor, action="alias_remove", subject=f"{name}@{alias}",
+                details={"from": from_version, "reason": reason},
+            )  # fmt: skip
+            return _move(h)
+
+    def audit(self, action: str, subject: str, details: dict[str, Any], *, actor: str) -> None:
+        """Record a decision that changes no registry row (e.g. the loop chose not to act)."""
+        with self.db.transaction(exclusive=True) as s:
+            append_audit(s, actor=actor, action=action, subject=subject, details=details)
+
     def record_gate_decision(
         self, name: str, version: int, *, results: list[Any], passed: bool, alias: str, actor: str
     ) -> None:
