@@ -45,22 +45,32 @@ test: lint typecheck
 # Result: numpy 2.4.6, pandas 3.1.1, scipy 1.17.1, scikit-learn 1.9.1, the versions Snorkel's
 # published figures were measured with. The dev extra brings what the test suite's conftest
 # needs (pytest, hypothesis) to run tests/test_snorkel_interop.py.
+# Then MLflow 3.17.2 (the peers' serving figures' version) for benchmarks/serve.py: it takes the
+# numpy/pandas/scikit-learn/fastapi/uvicorn already there (pip check passes), so `mlflow models
+# serve` and `weakflow serve` run on the same packages. Then Evidently 0.7.23 for
+# benchmarks/drift.py, which needs pandas < 3: pip moves pandas to 2.3.x (mlflow, snorkel and
+# weakflow accept it; pip check passes).
 $(BENCH_VENV)/.installed: pyproject.toml Makefile
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip $(PIP_FLAGS) install --upgrade pip
 	$(BENCH_VENV)/bin/python -m pip $(PIP_FLAGS) install torch==2.13.0
 	$(BENCH_VENV)/bin/python -m pip $(PIP_FLAGS) install snorkel==0.10.0 -e '.[dask,dev]'
+	$(BENCH_VENV)/bin/python -m pip $(PIP_FLAGS) install mlflow==3.17.2
+	$(BENCH_VENV)/bin/python -m pip $(PIP_FLAGS) install evidently==0.7.23 'pandas<3'
 	$(BENCH_VENV)/bin/python -m pip check
 	touch $@
 
 # The interop tests first (they need snorkel, so only here), then the benchmarks at full size
-# (lf_apply + label_model_speed take about 15 minutes on 2 busy cores); results go to
+# (lf_apply + label_model_speed take about 15 minutes on 2 busy cores, serve about 8 more: it
+# starts weakflow and MLflow servers on free ports of 127.0.0.1 and stops them); results go to
 # benchmarks/results/. See benchmarks/README.md.
 bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python -m pytest tests/test_snorkel_interop.py -p no:cacheprovider
 	$(BENCH_VENV)/bin/python benchmarks/lf_apply.py
 	$(BENCH_VENV)/bin/python benchmarks/label_model_speed.py
 	$(BENCH_VENV)/bin/python benchmarks/label_models.py
+	$(BENCH_VENV)/bin/python benchmarks/serve.py
+	$(BENCH_VENV)/bin/python benchmarks/drift.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
