@@ -26,10 +26,12 @@ the server, and a GET through uvicorn takes about 0.2 ms (p50) with this client 
 (the default) the servers are pinned to CPU 0 and the client to CPU 1, as in the peers' runs;
 with ``--workers 2`` nothing is pinned. Per level: warm-up requests, then a fixed number of
 requests (2,000 at c=1, 4,000 at c=8 and c=64); targets interleaved level by level; ``--runs``
-runs (default 3); medians. Floors: in-process ``predict_proba`` on one row (PackagedModel and
-the bare Pipeline, 1,000 calls on the server's CPU at the start of every run) and a GET of each
-server's health route at c=1 (HTTP + client alone). Server overhead = weakflow's p50 at c=1
-minus the PackagedModel's in-process p50.
+runs (default 3); medians. Floors: in-process ``predict_proba`` on one row (PackagedModel, the
+bare Pipeline, and the lean equivalent ``weakflow serve`` runs when it has one; 1,000 calls on
+the server's CPU at the start of every run) and a GET of each server's health route at c=1
+(HTTP + client alone). Server overhead = weakflow's p50 at c=1 minus the in-process p50 of the
+model call the server makes (the lean one when there is one; minus PackagedModel.predict_proba
+is reported too).
 
 Goals reported against: weakflow (auth on) >= 3x MLflow's throughput and p99 <= a third of
 MLflow's at every level (against MLflow's fastest body), overhead <= 1 ms at c=1.
@@ -125,13 +127,15 @@ async def _client_level(spec: dict[str, Any]) -> dict[str, Any]:
     async def call(w: int, i: int, record: bool) -> None:
         nonlocal warm_ok
         conn = conns[w]
-        if conn is None:
-            conn = conns[w] = await asyncio.open_connection(host, port)
         t0 = time.perf_counter()
         try:
+            if conn is None:  # (re)connect outside the timed exchange
+                conn = conns[w] = await asyncio.open_connection(host, port)
+                t0 = time.perf_counter()
             status, body, close = await _exchange(*conn, requests[i % len(requests)])
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as e:
-            conn[1].close()
+            if conn is not None:
+                conn[1].close()
             conns[w] = None
             if record:
                 errors[type(e).__name__] = errors.get(type(e).__name__, 0) + 1
@@ -186,15 +190,14 @@ def client_main(spec_path: str) -> int:
     spec = json.loads(Path(spec_path).read_text())
     if spec.get("cpu") is not None:
         os.sched_setaffinity(0, {spec["cpu"]})
-    try:
+    if importlib.util.find_spec("uvloop") is not None:
         import uvloop
 
-        loop_name = "uvloop"
         result = uvloop.run(_client_level(spec))
-    except ImportError:
-        loop_name = "asyncio"
+        result["loop"] = "uvloop"
+    else:
         result = asyncio.run(_client_level(spec))
-    result["loop"] = loop_name
+        result["loop"] = "asyncio"
     print(json.dumps(result))
     return 0
 
@@ -833,8 +836,15 @@ def report(
         "overhead_ms_max": GOAL_OVERHEAD_MS,
     }
     if "1" in summary.get("weakflow", {}):
-        goals["overhead_ms"] = overhead["weakflow"]
-        goals["overhead_met"] = overhead["weakflow"] <= GOAL_OVERHEAD_MS
+        # Judged against the model call the server really makes: when it runs a lean path,
+        # p50 minus PackagedModel.predict_proba would credit that speed-up to the HTTP layer.
+        judged = overhead if overhead_vs_lean is None else overhead_vs_lean
+        goals["overhead_floor"] = (
+            "PackagedModel.predict_proba" if overhead_vs_lean is None else LEAN
+        )
+        goals["overhead_ms"] = judged["weakflow"]
+        goals["overhead_vs_packaged_predict_proba_ms"] = overhead["weakflow"]
+        goals["overhead_met"] = judged["weakflow"] <= GOAL_OVERHEAD_MS
     if not mlflow_why:
         for wf_label in [t.label for t in targets if t.label.startswith("weakflow")]:
             for ml_label in [t.label for t in targets if t.label.startswith("mlflow")]:
@@ -884,17 +894,20 @@ def report(
         goals["throughput_met"] = goals["p99_met"] = None
         print("Throughput and p99 goals not evaluated: MLflow was skipped.")
     for label, ms in overhead.items():
-        verdict = "met" if ms <= GOAL_OVERHEAD_MS else "NOT met"
-        goal_note = f" (goal <= {GOAL_OVERHEAD_MS} ms: {verdict})" if label == "weakflow" else ""
         print(
-            f"Server overhead ({label}): p50 at c=1 minus in-process p50 "
-            f"{wf_floor:.3f} ms = {ms:.3f} ms{goal_note}"
+            f"Server overhead ({label}): p50 at c=1 minus PackagedModel.predict_proba's "
+            f"in-process p50 {wf_floor:.3f} ms = {ms:.3f} ms"
         )
         if overhead_vs_lean is not None:
             print(
                 f"  ... minus the server's own lean one-row call instead "
                 f"({floors[LEAN]['p50_ms']:.3f} ms): {overhead_vs_lean[label]:.3f} ms"
             )
+    if "overhead_met" in goals:
+        print(
+            f"Goal overhead <= {GOAL_OVERHEAD_MS} ms (against {goals['overhead_floor']}): "
+            f"{goals['overhead_ms']:.3f} ms, {'met' if goals['overhead_met'] else 'NOT met'}"
+        )
     logged = extra["weakflow_predictions_logged"]
     if logged["logged"] is not None:
         print(

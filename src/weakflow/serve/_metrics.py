@@ -37,6 +37,8 @@ MAX_SOURCES = 50
 #: Latency buckets (seconds): fine below 10 ms, where a one-row prediction lands.
 BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
            2.5, 5.0, 10.0)  # fmt: skip
+#: Rows per model call: 1 is a request that ran alone; more are requests micro-batched together.
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
 def multiprocess_dir() -> str | None:
@@ -99,8 +101,14 @@ class ServeMetrics:
             "weakflow_served_version", "The version served, by variant (primary, canary, shadow).",
             ["model", "variant"], registry=r, multiprocess_mode="livemostrecent",
         )  # fmt: skip
+        self.batch_size = Histogram(
+            "weakflow_batch_size",
+            "Rows per model call (requests micro-batched together), by model version and variant.",
+            ["model_version", "variant"], buckets=BATCH_BUCKETS, registry=r,
+        )  # fmt: skip
         self._sources: set[str] = set()
         self._class_children: dict[tuple[str, str, str], Any] = {}
+        self._batch_children: dict[tuple[int, str], Any] = {}
 
     def count_classes(self, version: int, variant: str, counts: dict[str, int]) -> None:
         for label, n in counts.items():
@@ -109,6 +117,14 @@ class ServeMetrics:
             if child is None:
                 child = self._class_children[key] = self.predictions.labels(*key)
             child.inc(n)
+
+    def observe_batch(self, version: int, variant: str, rows: int) -> None:
+        """One model call of ``rows`` rows (the ``weakflow_batch_size`` histogram)."""
+        key = (version, variant)
+        child = self._batch_children.get(key)
+        if child is None:
+            child = self._batch_children[key] = self.batch_size.labels(str(version), variant)
+        child.observe(rows)
 
     def count_feedback(self, source: str, n: int = 1) -> None:
         if source not in self._sources:

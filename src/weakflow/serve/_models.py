@@ -20,7 +20,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,7 @@ import pandas as pd
 from weakflow.errors import ConfigError, ModelNotFoundError
 from weakflow.pipeline import Project
 from weakflow.registry import Registry
+from weakflow.serve._fastpath import TOLERANCE, TextPredictor, compile_text_predictor, verify
 from weakflow.serve._lfs import LFSet, load_lfs
 from weakflow.serve._schemas import InputSchema
 
@@ -50,7 +51,12 @@ def bucket(key: str) -> int:
 
 @dataclass(frozen=True, eq=False)
 class LoadedVersion:
-    """One registered version, ready to predict."""
+    """One registered version, ready to predict.
+
+    ``lean`` is the built-in text model's lean ``predict_proba`` (see
+    :mod:`weakflow.serve._fastpath`), checked against ``model.predict_proba`` when the version
+    was loaded; None serves through ``model.predict_proba``.
+    """
 
     name: str
     version: int
@@ -58,6 +64,7 @@ class LoadedVersion:
     schema: InputSchema
     label_names: tuple[str, ...]
     lfs: LFSet | None
+    lean: TextPredictor | None = field(default=None, repr=False)
 
     def model_input(self, rows: list[dict[str, Any]]) -> Any:
         """What the model reads: a list of texts (no pandas), or a frame of the features."""
@@ -69,7 +76,32 @@ class LoadedVersion:
         return pd.DataFrame(values, columns=cols)
 
     def predict_proba(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        if self.lean is not None:
+            return self.lean(self.model_input(rows))
         return np.asarray(self.model.predict_proba(self.model_input(rows)), dtype=np.float64)
+
+
+def _lean_path(model: Any, schema: InputSchema, what: str) -> TextPredictor | None:
+    """The lean text path of ``model`` when there is one and it predicts what the model does."""
+    if schema.kind != "text":
+        return None
+    lean = compile_text_predictor(model)
+    if lean is None:
+        return None
+    try:
+        worst = verify(model, lean)
+    except Exception as exc:  # the model itself fails on a probe: keep to its own path
+        log.warning("%s: could not check the lean text path (%s); serving through "
+                    "predict_proba.", what, exc)  # fmt: skip
+        return None
+    if worst > TOLERANCE:
+        log.warning(
+            "%s: the lean text path differs from predict_proba by %.3g on the probe texts; "
+            "serving through predict_proba.", what, worst,
+        )  # fmt: skip
+        return None
+    log.info("%s: serving the text model through its lean path (checked on probe texts).", what)
+    return lean
 
 
 class ModelManager:
@@ -140,7 +172,8 @@ class ModelManager:
                 f"label_names {list(self.schema.label_names)}; serve versions of one task."
             )
         lfs = load_lfs(info.lineage, self.project, label=f"{self.name}_v{version}", k=len(names))
-        loaded = LoadedVersion(self.name, version, model, schema, names, lfs)
+        lean = _lean_path(model, schema, f"{self.name} v{version}")
+        loaded = LoadedVersion(self.name, version, model, schema, names, lfs, lean)
         self._cache[version] = loaded
         while len(self._cache) > KEEP_LOADED:
             self._cache.popitem(last=False)

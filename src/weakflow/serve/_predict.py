@@ -3,8 +3,11 @@
 The hot path is kept short on purpose: the body is validated once by pydantic into plain dicts,
 a text model gets a list of strings (no pandas), the response is built from Python lists and
 serialized with orjson, and everything slow (LF votes, PII redaction, the database) happens in
-the background log writer. One-row requests run on the event loop (a thread hop would cost
-more than the prediction); larger ones go to the thread pool so health checks stay responsive.
+the background log writer. The model runs on a worker thread through the variant's micro-batcher
+(:mod:`weakflow.serve._batching`): requests that arrive while it is busy share the next call, and
+the event loop keeps accepting requests meanwhile. With ``[serve] max_batch_size = 1`` (no
+batching) small requests run on the event loop (a thread hop would cost more than the
+prediction) and larger ones on the thread pool, so health checks stay responsive.
 """
 
 # No ``from __future__ import annotations`` here: the request body's model is built at start-up
@@ -42,7 +45,8 @@ from weakflow.serve._state import ServingState, get_state
 
 __all__ = ["Served", "check_model_name", "predict_router", "serve_rows"]
 
-#: Requests with more rows than this predict on the thread pool instead of the event loop.
+#: Without batching, requests with more rows than this predict on the thread pool instead of
+#: the event loop.
 INLINE_ROWS = 32
 
 
@@ -95,10 +99,15 @@ async def serve_rows(
         served, variant = manager.choose(key)
     request.scope[SERVED_KEY] = (str(served.version), variant)
     start = time.perf_counter()
-    if len(rows) <= INLINE_ROWS:
-        proba = served.predict_proba(rows)
+    batcher = state.batches.get(variant)
+    if batcher is not None:
+        proba = await batcher.predict(served, rows)
     else:
-        proba = await run_in_threadpool(served.predict_proba, rows)
+        if len(rows) <= INLINE_ROWS:
+            proba = served.predict_proba(rows)
+        else:
+            proba = await run_in_threadpool(served.predict_proba, rows)
+        state.metrics.observe_batch(served.version, variant, len(rows))
     votes = None
     if want_votes:
         votes = await _votes(served, rows)

@@ -75,7 +75,9 @@ def app_from_env() -> FastAPI:
     """The app of a worker process (uvicorn's factory), from the settings in the environment."""
     from weakflow.serve._app import create_app
 
-    return create_app(get_settings())
+    app = create_app(get_settings())
+    app.state.freeze_gc = True  # a server process of its own: see weakflow.serve._app.freeze_gc
+    return app
 
 
 def _log_config(level: str) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """What a running server holds: the registry, the loaded versions, the log, the caches.
 
 It is built in the app's lifespan (never at import), stored on ``app.state.serving``, and
-closed on shutdown in the order that loses nothing: stop following the alias, finish the
-shadow copies, then drain the prediction log into the store.
+closed on shutdown in the order that loses nothing: stop following the alias, finish the model
+calls in flight, finish the shadow copies, then drain the prediction log into the store.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from fastapi import HTTPException, Request
 
 from weakflow.pipeline import Project
 from weakflow.registry import Registry, open_registry
+from weakflow.serve._batching import BatchExecutor
 from weakflow.serve._limits import RateLimiter
 from weakflow.serve._logging import PredictionLog
 from weakflow.serve._models import ModelManager
@@ -47,6 +48,7 @@ class ServingState:
     limiter: RateLimiter
     log: PredictionLog | None
     shadow: ShadowRunner | None
+    batches: BatchExecutor
 
     @property
     def model_name(self) -> str:
@@ -89,15 +91,20 @@ class ServingState:
         if manager.shadow is not None:
             shadow = ShadowRunner(manager, prediction_log, metrics)
         manager.start_polling(config.reload_interval, metrics.reloads.labels(name).inc)
+        batches = BatchExecutor(
+            config.max_batch_size,
+            lambda served, variant, rows: metrics.observe_batch(served.version, variant, rows),
+        )
         return cls(
             settings=settings, project=project, config=config, schema=schema, metrics=metrics,
             registry=registry, manager=manager, tokens=TokenCache(registry.db, settings.token_ttl),
             limiter=RateLimiter(config.rate_limit, config.rate_burst), log=prediction_log,
-            shadow=shadow,
+            shadow=shadow, batches=batches,
         )  # fmt: skip
 
     def close(self) -> None:
         self.manager.stop()
+        self.batches.close()
         if self.shadow is not None:
             self.shadow.close()
         if self.log is not None:
