@@ -57,6 +57,7 @@ $(BENCH_VENV)/.installed: pyproject.toml Makefile
 	$(BENCH_VENV)/bin/python -m pip $(PIP_FLAGS) install snorkel==0.10.0 -e '.[dask,dev]'
 	$(BENCH_VENV)/bin/python -m pip $(PIP_FLAGS) install mlflow==3.17.2
 	$(BENCH_VENV)/bin/python -m pip $(PIP_FLAGS) install evidently==0.7.23 'pandas<3'
+	$(BENCH_VENV)/bin/python -m pip $(PIP_FLAGS) install nannyml==0.13.1 'pandas<3'
 	$(BENCH_VENV)/bin/python -m pip check
 	touch $@
 
@@ -71,6 +72,7 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python benchmarks/label_models.py
 	$(BENCH_VENV)/bin/python benchmarks/serve.py
 	$(BENCH_VENV)/bin/python benchmarks/drift.py
+	$(BENCH_VENV)/bin/python benchmarks/label_free.py
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
