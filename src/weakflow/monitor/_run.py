@@ -25,6 +25,7 @@ from weakflow.data import read_table, redact_pii
 from weakflow.errors import ConfigError
 from weakflow.monitor._drift import feature_drift
 from weakflow.monitor._estimate import estimate_performance
+from weakflow.monitor._online import wilson
 from weakflow.monitor._signals import lf_vote_drift, prediction_drift, text_drift
 from weakflow.pipeline import Project
 from weakflow.registry import Registry, VersionInfo, open_registry
@@ -149,10 +150,8 @@ def _realized(db: Database, ids: list[str], pred: dict[str, int], k: int) -> dic
     y = np.array(list(labels.values()))
     p = np.array([pred[i] for i in labels])
     n = y.size
-    acc = float(np.mean(y == p))
-    z = 1.96
-    centre = (acc + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(acc * (1 - acc) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    correct = int(np.sum(y == p))
+    acc = correct / n
     from sklearn.metrics import f1_score
 
     f1 = float(f1_score(y, p, average="macro", labels=list(range(k)), zero_division=0))
@@ -160,7 +159,7 @@ def _realized(db: Database, ids: list[str], pred: dict[str, int], k: int) -> dic
         "n": n,
         "accuracy": acc,
         "f1_macro": f1,
-        "interval": {"accuracy": [float(centre - half), float(centre + half)]},
+        "interval": {"accuracy": list(wilson(correct, n))},
     }
 
 
