@@ -123,3 +123,50 @@ def test_canary_share_stickiness_and_shadow(
             assert set(primary) == {canary}
     finally:
         db.close()
+
+
+def _served_versions(url: str, keys: list[str]) -> dict[str, int]:
+    with httpx.Client(base_url=url) as client:
+        return {
+            key: client.post(
+                PREDICT, json={"instances": [{"text": TEXT}]}, headers={"X-Client-Key": key}
+            ).json()["predictions"][0]["model_version"]
+            for key in keys
+        }
+
+
+@pytest.mark.slow
+def test_canary_follows_its_alias(served_project: Path, start_server: Any, tmp_path: Path) -> None:
+    """The loop rolls out through the ``canary`` alias: the server follows it without restart."""
+    project = copy_project(served_project, tmp_path / "p")
+    set_serve_config(project, "[serve]\nrate_limit = 0\nreload_interval = 0.1\ncanary_percent = 40")
+    server = start_server(project, dev=True)
+    keys = [f"client-{i}" for i in range(200)]
+    assert set(_served_versions(server.url, keys).values()) == {1}  # no canary alias yet
+
+    candidate = register_version(project, C=0.3)
+    proj = Project.load(project)
+    registry = open_registry(proj.state_dir, proj.config.store.url)
+    try:
+        registry.promote(MODEL, candidate, "canary", actor="tests", reason="canary test")
+        wait_for(
+            lambda: candidate in _served_versions(server.url, keys[:20]).values(),
+            "the server to pick up the canary alias",
+        )
+        served = _served_versions(server.url, keys)
+        # exactly the clients whose sticky bucket is under 40% get the candidate
+        assert all((v == candidate) == (bucket(k) < 4000) for k, v in served.items())
+        assert 0.25 < sum(v == candidate for v in served.values()) / len(keys) < 0.55
+
+        # a canary alias on the primary's own version is no canary
+        registry.promote(MODEL, 1, "canary", actor="tests", reason="same as primary")
+        wait_for(lambda: set(_served_versions(server.url, keys).values()) == {1}, "canary end")
+
+        registry.promote(MODEL, candidate, "canary", actor="tests", reason="again")
+        wait_for(lambda: candidate in _served_versions(server.url, keys).values(), "canary back")
+        registry.remove_alias(MODEL, "canary", actor="tests", reason="canary over")
+        wait_for(lambda: set(_served_versions(server.url, keys).values()) == {1}, "canary gone")
+    finally:
+        registry.db.close()
+    metrics = httpx.get(server.url + "/metrics").text
+    assert _metric(metrics, "weakflow_served_version", variant="canary") == 0

@@ -46,6 +46,11 @@ def _parse_time(text: str | None) -> dt.datetime | None:
     return None if text is None else _aware(dt.datetime.fromisoformat(text))
 
 
+def _canary_alias(project: Project) -> str:
+    """The alias a retrained version goes to first: the one ``weakflow serve`` follows."""
+    return project.config.serve.canary_alias or "canary"
+
+
 def _accuracy(frame: Any) -> tuple[int, int]:
     return int((frame["label"] == frame["gold"]).sum()), len(frame)
 
@@ -115,10 +120,11 @@ def _check_regression(
 def _check_canary(project: Project, registry: Registry) -> dict[str, Any] | None:
     cfg = project.config
     name = cfg.project.name
-    version = registry.alias_version(name, "canary")
+    canary_alias = _canary_alias(project)
+    version = registry.alias_version(name, canary_alias)
     if version is None:
         return None
-    moves = [m for m in registry.history(name, "canary") if m.to_version == version]
+    moves = [m for m in registry.history(name, canary_alias) if m.to_version == version]
     started = _parse_time(moves[-1].at) if moves else None
     frame = labeled_predictions(registry.db, name, since=started)
     cand = frame[(frame["variant"] == "canary") & (frame["version"] == version)]
@@ -136,14 +142,14 @@ def _check_canary(project: Project, registry: Registry) -> dict[str, Any] | None
             f"{verdict.primary_accuracy:.3f} (difference CI {verdict.interval[0]:+.3f}.."
             f"{verdict.interval[1]:+.3f})"
         )
-        registry.remove_alias(name, "canary", actor=LOOP_ACTOR, reason=reason)
+        registry.remove_alias(name, canary_alias, actor=LOOP_ACTOR, reason=reason)
         return {"action": "reject_canary", "reason": reason, "evidence": evidence}
     reason = (
         f"canary v{version} promoted: realized accuracy {verdict.candidate_accuracy:.3f} vs "
         f"{verdict.primary_accuracy:.3f} ({verdict.verdict}; P(better) {verdict.p_better:.2f})"
     )
     registry.promote(name, version, cfg.serve.alias, actor=LOOP_ACTOR, reason=reason)
-    registry.remove_alias(name, "canary", actor=LOOP_ACTOR, reason="promoted to production")
+    registry.remove_alias(name, canary_alias, actor=LOOP_ACTOR, reason="promoted to production")
     return {"action": "promote_canary", "version": version, "reason": reason, "evidence": evidence}
 
 
@@ -194,7 +200,7 @@ def watch_once(
             if canary:
                 decisions.append(canary)
             acted = canary is not None and canary["action"] != "wait"  # one change per tick
-            running = registry.alias_version(name, "canary") is not None
+            running = registry.alias_version(name, _canary_alias(project)) is not None
             reasons = _triggers(project, registry, monitored, now)
             if reasons and not running and not acted:
                 decisions.append(_retrain(project, reasons))
@@ -218,7 +224,7 @@ def watch_once(
 
 def _retrain(project: Project, reasons: list[str]) -> dict[str, Any]:
     loop = project.config.loop
-    alias = "canary" if loop.canary else project.config.serve.alias
+    alias = _canary_alias(project) if loop.canary else project.config.serve.alias
     result = run_project(project, alias=alias, actor=LOOP_ACTOR)
     model = result.summary()["model"]
     verdict = f"-> {alias}" if model["promoted"] else "rejected by the gates"

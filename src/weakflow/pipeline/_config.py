@@ -210,6 +210,10 @@ class ServeConfig(_Section):
     ``max_batch_size``: requests that arrive while the model is busy are predicted together,
     up to this many rows per model call (``1`` turns micro-batching off). A one-row prediction
     is mostly per-call overhead, so batching is what keeps throughput up under concurrency.
+    ``canary_alias``: the server follows this alias like its primary one and sends
+    ``canary_percent`` of clients to the version it points at; this is how ``weakflow monitor
+    watch`` rolls a retrained version out. A static ``[serve.canary] version`` pins the canary
+    instead (the alias is then ignored); ``canary_alias = ""`` turns alias canaries off.
     """
 
     alias: str = "production"
@@ -224,6 +228,8 @@ class ServeConfig(_Section):
     log_batch_size: int = Field(default=500, ge=1)
     log_flush_interval: float = Field(default=0.2, gt=0)
     max_batch_size: int = Field(default=64, ge=1)
+    canary_alias: str = "canary"
+    canary_percent: float = Field(default=10.0, ge=0, le=100)
     canary: CanaryConfig | None = None
     shadow: ShadowConfig | None = None
 

@@ -1,12 +1,15 @@
-"""The versions the server holds (primary, canary, shadow) and the hot reload of the primary.
+"""The versions the server holds (primary, canary, shadow) and the hot reload of the aliases.
 
-Hot reload: a background thread asks the registry where the alias points every
-``[serve] reload_interval`` seconds. When it moved (a promotion or a rollback), the new version
-is loaded completely (model, LFs, schema check) *before* it is swapped in by one reference
-assignment. A request reads :attr:`ModelManager.primary` once and uses that object to the end, so
-requests in flight finish on the old version and none sees a half-loaded one. A version whose
-input schema differs from the one the server started with is refused (the request schema and
-the OpenAPI document are built at start-up): restart the server to serve it.
+Hot reload: a background thread asks the registry where the aliases point every
+``[serve] reload_interval`` seconds: the primary's alias and, unless ``[serve.canary]`` pins a
+version, the canary alias (``[serve] canary_alias``, which ``weakflow monitor watch`` moves
+when it rolls a retrained version out; removing the alias ends the canary). When one moved (a
+promotion or a rollback), the new version is loaded completely (model, LFs, schema check)
+*before* it is swapped in by one reference assignment. A request reads
+:attr:`ModelManager.primary` once and uses that object to the end, so requests in flight finish
+on the old version and none sees a half-loaded one. A version whose input schema differs from
+the one the server started with is refused (the request schema and the OpenAPI document are
+built at start-up): restart the server to serve it.
 
 Canary routing is sticky: the bucket is a hash of the client key (``X-Client-Key``, else the
 request id), the same in every worker and every restart (blake2b, not Python's salted
@@ -141,7 +144,11 @@ class ModelManager:
         serve = project.config.serve
         self.primary: LoadedVersion | None = None
         self.canary: LoadedVersion | None = None
-        self.canary_cut = 0 if serve.canary is None else round(serve.canary.percent * 100)
+        percent = serve.canary_percent if serve.canary is None else serve.canary.percent
+        self.canary_cut = round(percent * 100)
+        #: The alias the canary follows; None when a version is pinned or canaries are off.
+        self.canary_alias = (serve.canary_alias or None) if serve.canary is None else None
+        self._canary_failing = False
         self.shadow: LoadedVersion | None = None
 
     # -- loading -----------------------------------------------------------------------------
@@ -191,12 +198,35 @@ class ModelManager:
         serve = self.project.config.serve
         if serve.canary is not None:
             self._set("canary", self.load(serve.canary.version))
+        else:
+            self._follow_canary()
         if serve.shadow is not None:
             self._set("shadow", self.load(serve.shadow.version))
 
-    def _set(self, variant: str, loaded: LoadedVersion) -> None:
+    def _set(self, variant: str, loaded: LoadedVersion | None) -> None:
         setattr(self, variant, loaded)  # one reference assignment: the atomic swap
-        self._on_change(variant, loaded.version)
+        self._on_change(variant, 0 if loaded is None else loaded.version)
+
+    def _follow_canary(self) -> bool:
+        """Point the canary where its alias does (none when it is unset or is the primary)."""
+        if self.canary_alias is None:
+            return False
+        version = self.registry.alias_version(self.name, self.canary_alias)
+        primary, current = self.primary, self.canary
+        if version is not None and primary is not None and version == primary.version:
+            version = None  # a canary of the primary itself is no canary
+        if (None if current is None else current.version) == version:
+            return False
+        loaded = None if version is None else self.load(version)
+        self._set("canary", loaded)
+        if loaded is None:
+            log.info("%s@%s ended: every client gets the primary.", self.name, self.canary_alias)
+        else:
+            log.info(
+                "%s@%s: v%s now gets %.4g%% of clients.",
+                self.name, self.canary_alias, loaded.version, self.canary_cut / 100,
+            )  # fmt: skip
+        return True
 
     def primary_or_raise(self) -> LoadedVersion:
         primary = self.primary
@@ -214,7 +244,18 @@ class ModelManager:
 
     # -- hot reload --------------------------------------------------------------------------
     def poll_once(self) -> bool:
-        """Follow the alias once; True when the primary changed."""
+        """Follow the aliases once; True when the primary or the canary changed."""
+        moved = self._poll_primary()
+        try:
+            moved = self._follow_canary() or moved
+            self._canary_failing = False
+        except Exception as exc:  # a canary that fails to load must not touch the primary
+            if not self._canary_failing:
+                log.error("Following %s@%s failed: %s", self.name, self.canary_alias, exc)
+                self._canary_failing = True
+        return moved
+
+    def _poll_primary(self) -> bool:
         try:
             version = self.registry.alias_version(self.name, self.alias)
             current = self.primary
