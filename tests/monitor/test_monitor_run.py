@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from weakflow.cli import app
-from weakflow.data import read_table
+from weakflow.data import crypto_scam_comments, read_table
 from weakflow.monitor import parse_window, run_monitor
 from weakflow.pipeline import Project, init_project, run_project
 from weakflow.registry import open_registry
@@ -177,10 +178,38 @@ def test_feedback_joins_the_dev_set_on_the_next_run(project: Project) -> None:
     db.close()
     result = run_project(project)
     load = next(s for s in result.steps if s.name == "load")
-    assert "dev includes 40 feedback labels" in load.detail
+    # [data] feedback_to_train = 0.5: a stable hash sends each row to dev or to train, not both
+    found = re.search(r"feedback labels: dev (\d+), train (\d+)", load.detail)
+    assert found, load.detail
+    n_dev, n_train = map(int, found.groups())
+    assert n_dev + n_train == 40
+    assert 8 <= n_dev <= 32
     report = json.loads(Path(result.summary()["report_json"]).read_text())
-    assert report["label_model"]["dev"]["n"] == 140
+    assert report["label_model"]["dev"]["n"] == 100 + n_dev
     assert result.summary()["model"]["version"] == 2
+    again = run_project(project)  # the same feedback splits the same way
+    assert next(s for s in again.steps if s.name == "load").detail == load.detail
+
+
+def test_feedback_teaches_the_next_model(project: Project) -> None:
+    """Corrected predictions of a new spam style train the retrained model (gold rows)."""
+    from weakflow.store import Database, add_feedback, default_url
+
+    fresh = crypto_scam_comments(60, seed=11)
+    registry = open_registry(project.state_dir, project.config.store.url)
+    v1 = registry.load_model("youtube-spam", 1)
+    registry.db.close()
+    before = float(np.mean(v1.predict_proba(fresh).argmax(axis=1) == 1))
+    ids = _log(project, crypto_scam_comments(120, seed=5))
+    db = Database(default_url(project.state_dir))
+    add_feedback(db, [(i, 1, "review") for i in ids])
+    db.close()
+    result = run_project(project)
+    registry = open_registry(project.state_dir, project.config.store.url)
+    v2 = registry.load_model("youtube-spam", result.summary()["model"]["version"])
+    registry.db.close()
+    after = float(np.mean(v2.predict_proba(fresh).argmax(axis=1) == 1))
+    assert after >= before + 0.3, (before, after)
 
 
 def _feedback(project: Project, ids: list[str], labels: list[int]) -> None:

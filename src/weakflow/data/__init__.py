@@ -12,6 +12,7 @@ from weakflow.data._results import (
     Severity,
 )
 from weakflow.data._tables import TABLE_FORMATS, content_hash, read_table
+from weakflow.data._traffic import crypto_scam_comments
 from weakflow.data._wrench import WRENCH_SPLITS, WrenchDataset, WrenchSplit, load_wrench
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "WrenchDataset",
     "WrenchSplit",
     "content_hash",
+    "crypto_scam_comments",
     "encode_labels",
     "example_path",
     "find_pii",

@@ -73,6 +73,16 @@ class DataConfig(_Section):
         default=True,
         description="Add gold labels from feedback on served predictions to the dev set.",
     )
+    feedback_to_train: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description=(
+            "Share of feedback rows (a stable hash of each row picks them) that join the train "
+            "pool as gold-labelled rows instead of the dev set, so the next model learns what "
+            "users corrected; the rest stay in dev, disjoint, for selection and calibration."
+        ),
+    )
 
     @field_validator("text_column", "id_column")
     @classmethod

@@ -208,23 +208,46 @@ def run_project(
                 "sha256": content_hash(path),
             }
         extra = _feedback_for_dev(project)
+        n_train = len(out["train"]["dataset"].frame)
+        out["train"]["feedback_gold"] = np.full(n_train, -1, dtype=np.int64)
+        more = []
         if len(extra):
-            dev = out["dev"]["dataset"]
-            frame = pd.concat([dev.frame, extra], ignore_index=True)
-            out["dev"]["dataset"] = Dataset(
-                role="dev", frame=frame, source=dev.source, labeled=True
+            row_hashes = np.asarray(
+                pd.util.hash_pandas_object(extra.astype(str), index=False), dtype=np.uint64
             )
-            digest = hashlib.sha256(out["dev"]["sha256"].encode())
-            row_hashes = pd.util.hash_pandas_object(extra.astype(str), index=False)
-            digest.update(np.asarray(row_hashes, dtype=np.uint64).tobytes())
-            out["dev"]["sha256"] = digest.hexdigest()
+            to_train = (row_hashes % np.uint64(10_000)) < round(cfg.data.feedback_to_train * 1e4)
+            for role, part in (("dev", extra[~to_train]), ("train", extra[to_train])):
+                if not len(part):
+                    continue
+                ds = out[role]["dataset"]
+                added = part if role == "dev" else part.drop(columns=[cfg.data.label_column])
+                frame = pd.concat([ds.frame, added], ignore_index=True)
+                out[role]["dataset"] = Dataset(
+                    role=role, frame=frame, source=ds.source, labeled=role != "train"
+                )
+                more.append(f"{role} {len(part):,}")
+            if to_train.any():
+                gold = np.asarray(
+                    encode_labels(extra.loc[to_train, cfg.data.label_column], cfg.data.label_names)
+                )
+                out["train"]["feedback_gold"] = np.r_[out["train"]["feedback_gold"], gold]
+                digest = hashlib.sha256(out["train"]["sha256"].encode())
+                digest.update(row_hashes[to_train].tobytes() + gold.astype(np.int64).tobytes())
+                out["train"]["sha256"] = digest.hexdigest()
+            if (~to_train).any():
+                digest = hashlib.sha256(out["dev"]["sha256"].encode())
+                digest.update(row_hashes[~to_train].tobytes())
+                out["dev"]["sha256"] = digest.hexdigest()
         rows = ", ".join(f"{r} {len(out[r]['dataset'].frame):,}" for r in ROLES)
-        more = f" (dev includes {len(extra):,} feedback labels)" if len(extra) else ""
-        return out, False, f"{rows} rows{more}"
+        note = f" (feedback labels: {', '.join(more)})" if more else ""
+        return out, False, f"{rows} rows{note}"
 
     loaded = runner.step("load", load)
     datasets = {r: loaded[r]["dataset"] for r in ROLES}
     hashes = {r: loaded[r]["sha256"] for r in ROLES}
+    #: Gold labels of the train rows that came from feedback (-1 elsewhere): they train the end
+    #: model as they are, whatever the label model says about them.
+    feedback_gold = loaded["train"]["feedback_gold"]
 
     # -- data checks --------------------------------------------------------------------------
     def checks() -> tuple[list[dict[str, Any]], bool, str]:
@@ -398,11 +421,16 @@ def run_project(
                 random_state=seed,
                 portable=cfg.end_model.portable,
             )
+            proba_train = lm_out["proba_train"]
+            gold = feedback_gold >= 0
+            if gold.any():
+                proba_train = proba_train.copy()
+                proba_train[gold] = np.eye(k)[feedback_gold[gold]]
             fit = fit_noise_aware(
                 estimator,
                 inputs_of("train"),
-                lm_out["proba_train"],
-                covered=covered if cfg.end_model.drop_abstained else None,
+                proba_train,
+                covered=(covered | gold) if cfg.end_model.drop_abstained else None,
                 method="expand" if cfg.end_model.training == "expand" else "weighted",
             )
             info = {
