@@ -178,12 +178,12 @@ def test_feedback_joins_the_dev_set_on_the_next_run(project: Project) -> None:
     db.close()
     result = run_project(project)
     load = next(s for s in result.steps if s.name == "load")
-    # [data] feedback_to_train = 0.5: a stable hash sends each row to dev or to train, not both
+    # [data] feedback_to_train = 0.8: a stable hash sends each row to dev or to train, not both
     found = re.search(r"feedback labels: dev (\d+), train (\d+)", load.detail)
     assert found, load.detail
     n_dev, n_train = map(int, found.groups())
     assert n_dev + n_train == 40
-    assert 8 <= n_dev <= 32
+    assert 1 <= n_dev <= 20
     report = json.loads(Path(result.summary()["report_json"]).read_text())
     assert report["label_model"]["dev"]["n"] == 100 + n_dev
     assert result.summary()["model"]["version"] == 2

@@ -1,4 +1,9 @@
-"""``weakflow demo``: ``weakflow init --example youtube`` + ``weakflow run``, with a summary."""
+"""``weakflow demo``: ``weakflow init --example youtube`` + ``weakflow run``, then the loop.
+
+The first part trains and registers v1 and prints what each step did; the second
+(:mod:`weakflow.cli._story`, skipped with ``--no-loop``) serves it and runs the closed loop on
+simulated users: drift, alerts, feedback, retraining, canary, promotion and a rollback.
+"""
 
 from __future__ import annotations
 
@@ -21,13 +26,24 @@ def demo(
     directory: Annotated[
         Path, typer.Option("--dir", help="Where to create (or reuse) the demo project.")
     ] = Path("weakflow-demo"),
+    loop: Annotated[
+        bool,
+        typer.Option(
+            "--loop/--no-loop",
+            help="After training: serve v1 and run the monitoring and retraining loop.",
+        ),
+    ] = True,
 ) -> None:
-    """Create the YouTube spam example project and run the whole pipeline on it.
+    """Create the YouTube spam example project and run the whole lifecycle on it.
 
-    The same as `weakflow init DIR --example youtube` followed by `weakflow run --project DIR`:
-    labeling functions vote on unlabeled comments, a label model turns the votes into
-    probabilistic labels, an end model learns from them, and the report shows how each did on
-    a gold test set. Running it again reuses every unchanged step.
+    First `weakflow init DIR --example youtube` and `weakflow run --project DIR`: labeling
+    functions vote on unlabeled comments, a label model turns the votes into probabilistic
+    labels, an end model learns from them, and the report shows how each did on a gold test
+    set. Then the loop (skip it with --no-loop): `weakflow serve` answers simulated users over
+    HTTP, a new spam style arrives, `weakflow monitor` raises drift, LF and accuracy alerts,
+    users send labels back, the loop retrains, tries v2 on a canary and promotes it, and
+    when a bad version is forced into production it rolls back on its own. One line per step;
+    about a minute. Running it again starts from the project as it was left.
     """
     from weakflow.pipeline import StepRecord, init_project, run_project
 
@@ -103,3 +119,10 @@ def demo(
             f"--project {result.run_dir.parent.parent}",
             soft_wrap=True,
         )
+    if loop:
+        from weakflow.cli._story import run_story
+
+        try:
+            run_story(directory.resolve())
+        except (WeakflowError, RuntimeError, OSError) as exc:
+            fail(f"The loop stopped: {exc}")

@@ -77,10 +77,10 @@ class ColumnDrift:
         """One sentence: what moved, by how much."""
         what = self.details.get("summary", "")
         verdict = "drifted" if self.drifted else "stable"
+        floor = f" (floor {self.threshold:.3f})" if self.threshold > 0 else ""
         return (
-            f"{self.column} {verdict}: {self.effect_name} {self.effect:.3f} "
-            f"(threshold {self.threshold:.3f}), {self.method} p={self.p_adjusted:.2g} adjusted"
-            + (f"; {what}" if what else "")
+            f"{self.column} {verdict}: {self.method} p={self.p_adjusted:.2g} adjusted, "
+            f"{self.effect_name} {self.effect:.3f}{floor}" + (f"; {what}" if what else "")
         )
 
 

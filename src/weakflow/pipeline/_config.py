@@ -74,13 +74,14 @@ class DataConfig(_Section):
         description="Add gold labels from feedback on served predictions to the dev set.",
     )
     feedback_to_train: float = Field(
-        default=0.5,
+        default=0.8,
         ge=0,
         le=1,
         description=(
             "Share of feedback rows (a stable hash of each row picks them) that join the train "
-            "pool as gold-labelled rows instead of the dev set, so the next model learns what "
-            "users corrected; the rest stay in dev, disjoint, for selection and calibration."
+            "pool as gold-labelled rows, so the next model learns what users corrected; the "
+            "rest join the dev set, disjoint from them, where they are measured (LF accuracy, "
+            "dev metrics) but do not select the label model or fit the calibration."
         ),
     )
 

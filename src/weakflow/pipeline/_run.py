@@ -210,6 +210,7 @@ def run_project(
         extra = _feedback_for_dev(project)
         n_train = len(out["train"]["dataset"].frame)
         out["train"]["feedback_gold"] = np.full(n_train, -1, dtype=np.int64)
+        out["dev"]["curated"] = len(out["dev"]["dataset"].frame)
         more = []
         if len(extra):
             row_hashes = np.asarray(
@@ -248,6 +249,11 @@ def run_project(
     #: Gold labels of the train rows that came from feedback (-1 elsewhere): they train the end
     #: model as they are, whatever the label model says about them.
     feedback_gold = loaded["train"]["feedback_gold"]
+    #: The project's own dev rows (feedback rows follow them): they alone select the label model
+    #: and fit the calibration. Feedback comes from whatever traffic was labeled (often a drifted
+    #: slice), so letting it steer selection tunes the model to that slice: on the demo, 150
+    #: drifted labels in dev moved selection to a label model 8 points worse on the test set.
+    curated = np.arange(len(datasets["dev"].frame)) < loaded["dev"]["curated"]
 
     # -- data checks --------------------------------------------------------------------------
     def checks() -> tuple[list[dict[str, Any]], bool, str]:
@@ -370,7 +376,7 @@ def run_project(
                 if (k == 2 or cfg.label_model.metric != "f1")
                 else "f1_macro",
                 random_state=seed,
-            ).fit(L["train"], L_dev=L["dev"], y_dev=y_dev)
+            ).fit(L["train"], L_dev=L["dev"].values[curated], y_dev=y_dev[curated])
             out = {f"proba_{r}": runner.artifacts.put_array(lm.predict_proba(L[r])) for r in ROLES}
             out.update({f"pred_{r}": runner.artifacts.put_array(lm.predict(L[r])) for r in ROLES})
             info = {
@@ -465,7 +471,10 @@ def run_project(
         proba_dev = end_model_proba(em["model"], inputs_of("dev"), k)
         proba_test = end_model_proba(em["model"], inputs_of("test"), k)
         choice = choose_calibration(
-            proba_dev, y_dev, methods=tuple(cfg.calibration.methods), n_bins=cfg.calibration.bins
+            proba_dev[curated],
+            y_dev[curated],
+            methods=tuple(cfg.calibration.methods),
+            n_bins=cfg.calibration.bins,
         )
         cal_test = choice.transform(proba_test)
         test_before = calibration_summary(y_test, proba_test, n_bins=cfg.calibration.bins)
@@ -634,8 +643,12 @@ def run_project(
             actor = acting or current_actor()
             name, alias = cfg.project.name, target_alias
             candidate = metrics_from_report(report_dict)
-            previous = registry.alias_version(name, alias) if name in registry.models() else None
-            production = registry.get(name, previous).metrics if previous is not None else None
+            # regression rules compare with what is live ([gates] alias), even when this run
+            # moves another alias (the loop's canary)
+            known = name in registry.models()
+            live = registry.alias_version(name, cfg.gates.alias) if known else None
+            previous = registry.alias_version(name, alias) if known else None
+            production = registry.get(name, live).metrics if live is not None else None
             gates = [g.to_dict() for g in evaluate_gates(cfg.gates.rules, candidate, production)]
             passed = all(g["passed"] for g in gates)
             datasheet = render_datasheet(report_dict)
