@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from weakflow.data import read_table, redact_pii
 from weakflow.errors import ConfigError
-from weakflow.monitor._drift import feature_drift
+from weakflow.monitor._drift import ColumnDrift, feature_drift
 from weakflow.monitor._estimate import estimate_performance
 from weakflow.monitor._online import wilson
 from weakflow.monitor._signals import lf_vote_drift, prediction_drift, text_drift
@@ -163,6 +163,17 @@ def _realized(db: Database, ids: list[str], pred: dict[str, int], k: int) -> dic
     }
 
 
+def _statistic(c: ColumnDrift, alpha: float) -> tuple[str, float, float]:
+    """What an alert reports: the effect against its floor (large samples), else the test.
+
+    On small samples there is no effect floor (the test alone decides, see
+    :func:`weakflow.monitor.feature_drift`), so the alert names the adjusted p-value and alpha.
+    """
+    if c.threshold > 0:
+        return c.effect_name, c.effect, c.threshold
+    return f"{c.method}_p_adjusted", c.p_adjusted, alpha
+
+
 def _examples(window: pd.DataFrame, mask: np.ndarray, k: int) -> list[dict[str, Any]]:
     picked = window[mask].tail(k)
     return [{"prediction_id": r.id, "inputs": r.inputs} for r in picked.itertuples()]
@@ -261,7 +272,7 @@ def _run(
             else:
                 top = c.details["moved"][0]["category"] if c.details["moved"] else None
                 picked = (col.astype(str) == str(top)).to_numpy(dtype=bool)
-            signal("feature_drift", c.column, c.effect_name, c.effect, c.threshold, c.message,
+            signal("feature_drift", c.column, *_statistic(c, mcfg.alpha), c.message,
                    _examples(frame, picked, mcfg.examples))  # fmt: skip
 
     # -- text -------------------------------------------------------------------------------
@@ -287,8 +298,8 @@ def _run(
         if shift.drifted:
             everyone = np.ones(len(frame), dtype=bool)
             shown = _examples(frame, everyone, mcfg.examples)
-            signal("prediction_drift", shift.column, shift.effect_name, shift.effect,
-                   shift.threshold, shift.message, shown)  # fmt: skip
+            signal("prediction_drift", shift.column, *_statistic(shift, mcfg.alpha),
+                   shift.message, shown)  # fmt: skip
 
     # -- LF votes ---------------------------------------------------------------------------
     has_votes = frame["lf_votes"].map(lambda v: isinstance(v, list) and len(v) > 0)
