@@ -6,20 +6,18 @@ import datetime as dt
 import json
 import re
 import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from loopkit import log_predictions
 from weakflow.cli import app
 from weakflow.data import crypto_scam_comments, read_table
 from weakflow.monitor import parse_window, run_monitor
 from weakflow.pipeline import Project, init_project, run_project
 from weakflow.registry import open_registry
-from weakflow.serve._lfs import load_lfs
-from weakflow.store import write_predictions
 
 pytestmark = pytest.mark.slow
 
@@ -45,30 +43,7 @@ def _log(
     alias: str = "production",
     variant: str = "primary",
 ) -> list[str]:
-    """Score ``texts`` with the model behind ``alias`` and log them as the server would."""
-    registry = open_registry(project.state_dir, project.config.store.url)
-    try:
-        info = registry.resolve("youtube-spam", alias)
-        model = registry.load_model(info.name, info.version)
-        proba = model.predict_proba(texts)
-        lfs = load_lfs(info.lineage, project, label="t", k=2)
-        assert lfs is not None
-        votes = lfs.votes([{"text": t} for t in texts])
-        at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes_ago)
-        rows = [
-            {
-                "id": uuid.uuid4().hex, "created_at": at + dt.timedelta(milliseconds=i),
-                "model_name": info.name, "model_version": info.version, "variant": variant,
-                "inputs": {"text": t}, "lf_votes": [int(v) for v in votes[i]],
-                "label": int(proba[i].argmax()), "probabilities": proba[i].tolist(),
-                "latency_ms": 1.0, "client_key": None, "subject_id": None,
-            }
-            for i, t in enumerate(texts)
-        ]  # fmt: skip
-        write_predictions(registry.db, rows)
-        return [r["id"] for r in rows]
-    finally:
-        registry.db.close()
+    return log_predictions(project, texts, minutes_ago=minutes_ago, alias=alias, variant=variant)
 
 
 def _crypto(n: int, seed: int = 0) -> list[str]:

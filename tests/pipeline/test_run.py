@@ -84,6 +84,7 @@ def test_unchanged_rerun_reuses_every_cached_step(copy: Path):
         "load": False,
         "checks": True,
         "labeling": True,
+        "lf_changes": False,  # cheap: a comparison with the registered version, always run
         "label_model": True,
         "end_model": True,
         "evaluation": False,

@@ -23,7 +23,7 @@ from weakflow.registry import store_url
 from weakflow.serve import InputSchema, LoadedVersion, create_app
 from weakflow.serve._logging import LogRecord, PredictionLog, client_key_digest
 from weakflow.serve._metrics import ServeMetrics
-from weakflow.store import Database
+from weakflow.store import Database, subject_digest
 from weakflow.store._schema import Prediction
 
 PREDICT = f"/v1/models/{MODEL}/predict"
@@ -64,7 +64,7 @@ def test_lf_votes_and_redacted_inputs_are_logged(
     assert "555" not in first.inputs["text"]
     assert "<EMAIL_ADDRESS>" in first.inputs["text"]
     assert "check out my channel" in first.inputs["text"]
-    assert first.subject_id == "subject-42"
+    assert first.subject_id == subject_digest("subject-42")  # found again by hashing it
     assert rows[ids[1]].subject_id is None
     assert first.client_key == client_key_digest("client-7")
     assert (first.model_name, first.model_version, first.variant) == (MODEL, 1, "primary")

@@ -28,7 +28,7 @@ def test_migrations_build_exactly_the_declared_schema(store_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         revision = MigrationContext.configure(conn).get_current_revision()
     assert diff == []
-    assert revision == "0003"
+    assert revision == "0004"
     Database(store_url).close()  # reopening an up-to-date database is a no-op
     db.close()
 

@@ -8,10 +8,13 @@ import typer
 
 import weakflow
 from weakflow.cli._demo import demo
+from weakflow.cli._governance import governance_app
 from weakflow.cli._models import audit_app, models_app
 from weakflow.cli._monitor import monitor_app
+from weakflow.cli._privacy import feedback_app, privacy_app
 from weakflow.cli._project import init, run
 from weakflow.cli._serve import serve, tokens_app
+from weakflow.cli._ui import ui
 from weakflow.cli._wrench import wrench
 
 app = typer.Typer(
@@ -51,10 +54,14 @@ app.command("run")(run)
 app.command("wrench")(wrench)
 app.command("demo")(demo)
 app.command("serve")(serve)
+app.command("ui")(ui)
 app.add_typer(models_app, name="models")
 app.add_typer(audit_app, name="audit")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(monitor_app, name="monitor")
+app.add_typer(governance_app, name="governance")
+app.add_typer(feedback_app, name="feedback")
+app.add_typer(privacy_app, name="privacy")
 
 
 def main() -> None:

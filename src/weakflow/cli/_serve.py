@@ -56,14 +56,17 @@ def serve(
     ] = 5.0,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every request (slower).")] = False,
+    ui: Annotated[
+        bool, typer.Option(help="Serve the dashboard at /ui (pages need a token unless --dev).")
+    ] = True,
 ) -> None:
     """Serve the project's registered model over HTTP until Ctrl-C or SIGTERM.
 
     Serves the version the alias points at and follows it when it moves (`weakflow models
     promote` / `rollback`), with no restart and no failed request. Endpoints: POST
     /v1/models/NAME/predict, POST /v1/feedback, the Open Inference Protocol under /v2,
-    /metrics, and the API docs at /docs. Requests need a token (`weakflow tokens create`)
-    unless --dev.
+    /metrics, the API docs at /docs and the dashboard at /ui (docs/ui.md). Requests need a
+    token (`weakflow tokens create`) unless --dev.
 
     Example: weakflow serve --project spam --port 8000 --workers 2
     """
@@ -79,7 +82,7 @@ def serve(
     serving = f"{live.name} v{live.version} ({settings.alias or proj.config.serve.alias})"
     err.print(
         f"Serving {serving} on http://{host}:{port} with {workers} worker(s); API docs at "
-        f"http://{host}:{port}/docs",
+        f"http://{host}:{port}/docs" + (f", dashboard at http://{host}:{port}/ui" if ui else ""),
         soft_wrap=True,
         markup=False,
     )
@@ -96,9 +99,11 @@ def serve(
                     soft_wrap=True,
                     markup=False,
                 )
+    # The dashboard wraps the serving app from here: weakflow.serve never imports weakflow.ui.
+    factory = "weakflow.ui:serve_app_with_ui" if ui else "weakflow.serve._server:app_from_env"
     run_server(
         settings, host=host, port=port, workers=workers, log_level=log_level.lower(),
-        access_log=access_log,
+        access_log=access_log, app_factory=factory,
     )  # fmt: skip
 
 

@@ -45,6 +45,8 @@ KNOWN_KEYS = frozenset(
         "end_model",
         "provenance",
         "label_names",
+        "robustness",
+        "privacy",
     }
 )
 
@@ -264,6 +266,11 @@ def _plots(r: Mapping[str, Any]) -> dict[str, Markup]:
     slices = _get(r, "end_model", "slices")
     if isinstance(slices, list) and slices:
         out["slices"] = plots.slices_svg([s for s in slices if isinstance(s, Mapping)])
+    robustness = r.get("robustness")
+    if isinstance(robustness, Mapping) and robustness.get("attacks"):
+        from weakflow.evaluate._robustness import robustness_svg
+
+        out["robustness"] = robustness_svg(robustness)
     return out
 
 
@@ -316,6 +323,8 @@ def _sections(r: Mapping[str, Any], plots: Mapping[str, Markup]) -> list[tuple[s
             isinstance(_get(r, "end_model", "calibration"), Mapping) or "reliability" in plots,
         ),
         ("slices", "Slices", bool(_get(r, "end_model", "slices"))),
+        ("robustness", "Robustness", isinstance(r.get("robustness"), Mapping)),
+        ("privacy", "Privacy", isinstance(_get(r, "privacy", "membership"), Mapping)),
         ("provenance", "Provenance", bool(r.get("provenance"))),
         ("more", "More data", any(k not in KNOWN_KEYS for k in r)),
     ]
@@ -361,7 +370,9 @@ def write_report(report: Mapping[str, Any], out_dir: Path) -> tuple[Path, Path]:
         ``calibration`` (:meth:`CalibrationChoice.to_dict`: ``method``, ``kept``, ``reason``,
         ``candidates``, dev summaries ``dev_before``/``dev_after``; plus test summaries
         ``before``/``after``, which the reliability diagram prefers over dev) and
-        ``slices`` (:func:`~weakflow.evaluate.slice_metrics` rows), ``provenance`` and
+        ``slices`` (:func:`~weakflow.evaluate.slice_metrics` rows), ``robustness``
+        (:func:`~weakflow.evaluate.evaluate_robustness`), ``privacy`` (``{"membership":``
+        :func:`~weakflow.evaluate.membership_inference` ``}``), ``provenance`` and
         ``label_names``. Other top-level keys are shown as JSON under "More data".
     out_dir : path
         Folder of the run, e.g. ``runs/<run-id>``.

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 from sqlalchemy import select
 
+from weakflow.feedback._sources import source_of
 from weakflow.store import Database
 from weakflow.store._schema import Feedback, Prediction
 
@@ -27,21 +28,24 @@ def feedback_rows(
     Columns: the logged input fields, ``label_column`` (the label *name*, as in the project's
     gold files) and, when given, ``id_column`` (the prediction id, so the rows are traceable
     and never collide with the project's own ids). Shadow predictions are left out: they were
-    never shown to anyone.
+    never shown to anyone. ``exclude_sources``: sources, as
+    :func:`~weakflow.feedback.source_of` names them, whose labels are left out (the quarantined
+    ones, when building training data).
     """
     query = (
-        select(Prediction.id, Prediction.inputs, Feedback.label, Feedback.source)
+        select(
+            Prediction.id, Prediction.inputs, Feedback.label, Feedback.source, Feedback.token_name
+        )
         .join(Feedback, Feedback.prediction_id == Prediction.id)
         .where(Prediction.model_name == name, Prediction.variant != "shadow")
         .order_by(Feedback.id)
     )
-    if exclude_sources:
-        query = query.where(Feedback.source.not_in(list(exclude_sources)))
     with db.transaction() as s:
         rows = s.execute(query).all()
+    excluded = set(exclude_sources)
     latest: dict[str, dict[str, object]] = {}
-    for pid, inputs, label, _source in rows:
-        if not 0 <= int(label) < len(label_names):
+    for pid, inputs, label, source, token_name in rows:
+        if not 0 <= int(label) < len(label_names) or source_of(token_name, source) in excluded:
             continue
         row = dict(inputs or {})
         row[label_column] = label_names[int(label)]

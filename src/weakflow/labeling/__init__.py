@@ -6,12 +6,14 @@ from weakflow.labeling._analysis import label_stats, lf_summary
 from weakflow.labeling._apply import apply_lfs, check_lfs
 from weakflow.labeling._batch import Batch
 from weakflow.labeling._builders import keyword_lf, lookup_lf, model_lf, regex_lf, threshold_lf
+from weakflow.labeling._changes import LFChange, compare_lf_votes, module_diff
 from weakflow.labeling._lf import LabelingFunction, as_labeling_function, labeling_function
 from weakflow.labeling._row import MutableRow, Row
 
 __all__ = [
     "ABSTAIN",
     "Batch",
+    "LFChange",
     "LabelMatrix",
     "LabelingFunction",
     "MutableRow",
@@ -20,6 +22,7 @@ __all__ = [
     "apply_lfs",
     "as_labeling_function",
     "check_lfs",
+    "compare_lf_votes",
     "compress_votes",
     "keyword_lf",
     "label_stats",
@@ -27,6 +30,7 @@ __all__ = [
     "lf_summary",
     "lookup_lf",
     "model_lf",
+    "module_diff",
     "regex_lf",
     "threshold_lf",
 ]

@@ -8,7 +8,13 @@ from weakflow.monitor._drift import (
     feature_drift,
     numeric_drift,
 )
-from weakflow.monitor._estimate import PerformanceEstimate, estimate_performance, expected_metrics
+from weakflow.monitor._estimate import (
+    LabelFreeEstimator,
+    PerformanceEstimate,
+    estimate_performance,
+    expected_metrics,
+    headline_estimate,
+)
 from weakflow.monitor._online import (
     ABVerdict,
     ab_verdict,
@@ -16,6 +22,7 @@ from weakflow.monitor._online import (
     online_metrics,
     wilson,
 )
+from weakflow.monitor._retention import enforce_retention
 from weakflow.monitor._run import load_window, parse_window, run_monitor, text_stats
 from weakflow.monitor._signals import (
     LFDrift,
@@ -32,14 +39,17 @@ __all__ = [
     "ColumnDrift",
     "DriftResult",
     "LFDrift",
+    "LabelFreeEstimator",
     "PerformanceEstimate",
     "TextDrift",
     "ab_verdict",
     "categorical_drift",
     "correct_pvalues",
+    "enforce_retention",
     "estimate_performance",
     "expected_metrics",
     "feature_drift",
+    "headline_estimate",
     "labeled_predictions",
     "lf_vote_drift",
     "load_window",

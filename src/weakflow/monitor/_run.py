@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +21,20 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import select
 
-from weakflow.data import read_table, redact_pii
-from weakflow.errors import ConfigError
+from weakflow.data import encode_labels, read_table, redact_pii
+from weakflow.errors import ConfigError, WeakflowError
 from weakflow.monitor._drift import ColumnDrift, feature_drift
-from weakflow.monitor._estimate import estimate_performance
+from weakflow.monitor._estimate import (
+    MIN_REFERENCE_ROWS,
+    LabelFreeEstimator,
+    estimate_performance,
+    headline_estimate,
+)
 from weakflow.monitor._online import wilson
 from weakflow.monitor._signals import lf_vote_drift, prediction_drift, text_drift
 from weakflow.pipeline import Project
 from weakflow.registry import Registry, VersionInfo, open_registry
-from weakflow.serve._lfs import load_lfs
+from weakflow.serve._lfs import LFSet, load_lfs
 from weakflow.store import Database
 from weakflow.store._schema import Feedback, MonitorWindow, Prediction
 
@@ -110,6 +115,96 @@ class _Reference:
     proba: np.ndarray
     votes: np.ndarray | None
     lf_names: tuple[str, ...]
+    #: The LF-aware calibration fitted on the gold dev set (None: no usable dev labels).
+    labelled: LabelFreeEstimator | None = None
+    #: What the labelled reference is (table, rows) or why there is none.
+    labelled_info: dict[str, Any] = field(default_factory=dict)
+
+
+#: Fitted labelled references, keyed by project folder, version, dev table (path, size, mtime)
+#: and the settings that change them: scoring the dev set and fitting its bootstrap takes about
+#: a second, and a watch loop monitors the same version every few minutes.
+_LABELLED: dict[tuple[Any, ...], tuple[LabelFreeEstimator | None, dict[str, Any]]] = {}
+_LABELLED_KEEP = 8
+
+
+def _labelled_reference(
+    project: Project, info: VersionInfo, model: Any, lfs: LFSet | None
+) -> tuple[LabelFreeEstimator | None, dict[str, Any]]:
+    """The LF-aware calibration on the project's gold dev set, or None and the reason.
+
+    Only the curated dev table (``[data] dev``), not the feedback rows the pipeline appends to
+    it: feedback comes from whichever traffic got labelled (often a drifted slice, or the
+    predictions users complained about), and it is what ``realized`` checks the estimate
+    against, so the estimate must not have seen it. The dev rows are scored by the serving
+    version and labelled by its LFs, exactly as the train pool is in ``_reference``.
+    """
+    cfg = project.config
+    table = cfg.data.dev
+    path = project.path(table)
+    try:
+        stat = path.stat()
+    except OSError:
+        return None, {"table": table, "used": False, "reason": f"no dev table at {table}"}
+    if lfs is None:
+        return None, {"table": table, "used": False, "reason": "the version's LFs do not load"}
+    key = (
+        str(project.root), info.name, info.version, str(path), stat.st_size, stat.st_mtime_ns,
+        cfg.data.label_column, tuple(cfg.data.label_names), cfg.data.text_column,
+        tuple(cfg.data.feature_columns), cfg.serve.redact_pii, cfg.data.pii_region, lfs.names,
+        cfg.project.seed,
+    )  # fmt: skip
+    if key not in _LABELLED:
+        while len(_LABELLED) >= _LABELLED_KEEP:
+            _LABELLED.pop(next(iter(_LABELLED)))
+        _LABELLED[key] = _fit_labelled(project, model, lfs, table)
+    return _LABELLED[key]
+
+
+def _fit_labelled(
+    project: Project, model: Any, lfs: LFSet, table: str
+) -> tuple[LabelFreeEstimator | None, dict[str, Any]]:
+    cfg = project.config
+    label_col = cfg.data.label_column
+    frame = read_table(project.path(table))
+    if label_col not in frame.columns:
+        return None, {"table": table, "used": False, "reason": f"no {label_col!r} column"}
+    try:
+        y = np.asarray(
+            encode_labels(frame[label_col], cfg.data.label_names, source=table, allow_missing=True),
+            dtype=np.int64,
+        )
+    except WeakflowError as exc:
+        return None, {"table": table, "used": False, "reason": str(exc)}
+    keep = y >= 0
+    frame, y = frame[keep].reset_index(drop=True), y[keep]
+    if len(frame) < MIN_REFERENCE_ROWS:
+        return None, {
+            "table": table, "used": False, "rows": len(frame),
+            "reason": f"{len(frame)} labelled rows; at least {MIN_REFERENCE_ROWS} are needed",
+        }  # fmt: skip
+    text_col = cfg.data.text_column
+    if text_col and text_col in frame.columns and cfg.serve.redact_pii:
+        frame[text_col] = redact_pii(
+            frame[text_col].fillna("").astype(str), region=cfg.data.pii_region
+        )
+    from weakflow.pipeline import model_inputs
+
+    proba = np.asarray(model.predict_proba(model_inputs(frame, cfg)), dtype=np.float64)
+    records = [{str(c): v for c, v in row.items()} for row in frame.to_dict("records")]
+    votes = lfs.votes(records)
+    estimator = LabelFreeEstimator(random_state=cfg.project.seed).fit(proba, votes, y)
+    return estimator, {
+        "table": table, "used": True, "rows": len(frame),
+        "accuracy": estimator.reference_accuracy_,
+        "strata": {
+            name: {"rows": int(c), "offset": float(b)}
+            for name, c, b in zip(
+                ("no_lf_vote", "lfs_for", "lfs_tied", "lfs_against"),
+                estimator.stratum_counts_, estimator.offsets_, strict=True,
+            )
+        },
+    }  # fmt: skip
 
 
 def _reference(project: Project, registry: Registry, info: VersionInfo) -> _Reference:
@@ -133,7 +228,10 @@ def _reference(project: Project, registry: Registry, info: VersionInfo) -> _Refe
     lfs = load_lfs(info.lineage, project, label=f"v{info.version}", k=k)
     records = [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
     votes = lfs.votes(records) if lfs is not None else None
-    return _Reference(frame, proba, votes, lfs.names if lfs is not None else ())
+    labelled, labelled_info = _labelled_reference(project, info, model, lfs)
+    return _Reference(
+        frame, proba, votes, lfs.names if lfs is not None else (), labelled, labelled_info
+    )
 
 
 def _realized(db: Database, ids: list[str], pred: dict[str, int], k: int) -> dict[str, Any] | None:
@@ -325,17 +423,30 @@ def _run(
             L_cur = None
 
     # -- performance ------------------------------------------------------------------------
+    # Every estimate the inputs allow; the headline follows a rule fixed in advance (see
+    # weakflow.monitor._estimate): lf_calibrated (gold dev set + LF votes) > calibrated (gold
+    # dev set) > combined (LF votes) > cbpe.
     L_full = None
     if L_cur is not None and has_votes.all():
         L_full = L_cur
-    estimates = estimate_performance(proba, L_full, cardinality=k)
-    best = estimates.get("combined") or estimates["cbpe"]
+    estimates = estimate_performance(proba, L_full, cardinality=k, reference=ref.labelled)
+    best = headline_estimate(estimates)
+    disagreement: dict[str, float] = {}
+    if "lf" in estimates:  # do the LFs and the model's confidence tell the same story?
+        disagreement["lf_minus_cbpe"] = estimates["lf"].accuracy - estimates["cbpe"].accuracy
+    if "lf_calibrated" in estimates and "calibrated" in estimates:
+        disagreement["lf_calibrated_minus_calibrated"] = (
+            estimates["lf_calibrated"].accuracy - estimates["calibrated"].accuracy
+        )
     out["estimated"] = {
         "accuracy": best.accuracy,
         "f1_macro": best.f1_macro,
         "interval": {"accuracy": list(best.accuracy_interval), "f1_macro": list(best.f1_interval)},
         "method": best.method,
+        "note": best.note,
         "by_method": {m: e.to_dict() for m, e in estimates.items()},
+        "disagreement": disagreement,
+        "reference": ref.labelled_info,
     }
     test_acc = info.metrics.get("end_model", {}).get("accuracy")
     floor = mcfg.accuracy_floor

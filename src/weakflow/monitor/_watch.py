@@ -13,6 +13,7 @@ Each tick:
 4. **Retrain on a trigger** (a drift or accuracy alert, enough new feedback, the model's age):
    the pipeline re-runs with feedback labels in the dev set, the gates decide, and a passing
    version goes to the ``canary`` alias (or straight to production without canaries).
+5. **Retention**: with ``[privacy] retention_days``, delete older logged predictions.
 
 Every decision, including "no action", is appended to the audit log with its evidence, under
 the actor ``weakflow-loop``.
@@ -27,6 +28,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from weakflow.monitor._online import ab_verdict, labeled_predictions, wilson
+from weakflow.monitor._retention import enforce_retention
 from weakflow.monitor._run import parse_window, run_monitor
 from weakflow.pipeline import Project, run_project
 from weakflow.registry import Registry, open_registry
@@ -211,6 +213,10 @@ def watch_once(
                 )
         if not decisions:
             decisions.append({"action": "none", "reason": "no alert, no trigger, no regression"})
+        purged = enforce_retention(project, registry, actor=LOOP_ACTOR, now=now)
+        if purged and purged["rows"]:
+            why = f"deleted {purged['rows']} predictions older than {purged['days']} days"
+            decisions.append({"action": "retention_purge", "reason": why, **purged})
         for d in decisions:
             registry.audit(
                 "loop_decision", f"{name}", {**d, "window_n": monitored.get("n"),

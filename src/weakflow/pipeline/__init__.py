@@ -1,7 +1,7 @@
 """Pipeline: projects (``weakflow.toml``) and ``weakflow run``, composing the stages."""
 
 from weakflow.pipeline._config import CONFIG_FILE, ProjectConfig, load_config, parse_config
-from weakflow.pipeline._lfmodule import LFModule, load_lf_module
+from weakflow.pipeline._lfmodule import LFModule, load_lf_module, load_lf_source
 from weakflow.pipeline._project import EXAMPLES, Project, init_project
 from weakflow.pipeline._run import (
     RunResult,
@@ -23,6 +23,7 @@ __all__ = [
     "init_project",
     "load_config",
     "load_lf_module",
+    "load_lf_source",
     "model_inputs",
     "parse_config",
     "run_project",

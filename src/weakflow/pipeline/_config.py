@@ -104,6 +104,13 @@ class LabelingConfig(_Section):
     module: str = "lfs.py"
     engine: Literal["local", "dask"] = "local"
     fault_tolerant: bool = False
+    #: Compare the LFs with the last registered version's on the same rows (LF poisoning
+    #: screen; see weakflow.labeling.compare_lf_votes). An LF is flagged when this share of its
+    #: votes changed class, or its dev accuracy / agreement with the other LFs dropped this much.
+    screen_changes: bool = True
+    max_flip_rate: float = Field(default=0.1, gt=0, le=1)
+    max_accuracy_drop: float = Field(default=0.1, gt=0, le=1)
+    max_agreement_drop: float = Field(default=0.15, gt=0, le=1)
 
 
 class LabelModelConfig(_Section):
@@ -150,12 +157,49 @@ class CalibrationConfig(_Section):
     bins: int = Field(15, ge=2, le=100)
 
 
+Attack = Literal["char_swap", "homoglyph", "spacing", "case", "synonym", "noise"]
+
+
+def _all_attacks() -> list[Attack]:
+    return ["char_swap", "homoglyph", "spacing", "case", "synonym", "noise"]
+
+
 class EvaluationConfig(_Section):
     """Slices to evaluate: automatic ones by column, and slicing functions in a module."""
 
     slice_columns: list[str] = Field(default_factory=list)
     slicing_module: str | None = None
     slice_metric: Literal["accuracy", "f1_macro"] = "accuracy"
+    robustness: bool = Field(
+        default=True,
+        description=(
+            "Perturb the test rows (typos, homoglyphs, spacing, case, synonyms; noise on numeric "
+            "features) and report accuracy and flip rates under each attack (docs/security.md)."
+        ),
+    )
+    robustness_attacks: list[Attack] = Field(
+        default_factory=_all_attacks,
+        description="Which attacks to run; those the data cannot take are reported as skipped.",
+    )
+    robustness_rate: float = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="Share of each text's eligible characters (or words) an attack changes.",
+    )
+    robustness_noise: float = Field(
+        default=0.1,
+        gt=0,
+        le=10,
+        description="Numeric noise bound, in standard deviations of the column (train rows).",
+    )
+    membership: bool = Field(
+        default=True,
+        description=(
+            "Membership inference: does the end model's confidence tell its train rows from "
+            "held-out ones (AUC, advantage, risk level; docs/security.md)."
+        ),
+    )
 
 
 class DataChecksConfig(_Section):
@@ -225,6 +269,8 @@ class ServeConfig(_Section):
     ``canary_percent`` of clients to the version it points at; this is how ``weakflow monitor
     watch`` rolls a retrained version out. A static ``[serve.canary] version`` pins the canary
     instead (the alias is then ignored); ``canary_alias = ""`` turns alias canaries off.
+    ``probability_decimals`` and ``top_k`` trim the probabilities a response returns (less for
+    membership inference to use); the prediction log keeps them whole.
     """
 
     alias: str = "production"
@@ -243,6 +289,23 @@ class ServeConfig(_Section):
     canary_percent: float = Field(default=10.0, ge=0, le=100)
     canary: CanaryConfig | None = None
     shadow: ShadowConfig | None = None
+    probability_decimals: int | None = Field(
+        default=None,
+        ge=0,
+        le=15,
+        description=(
+            "Round the returned probabilities to this many decimals (less for membership "
+            "inference to work with); the prediction log keeps full precision."
+        ),
+    )
+    top_k: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Return only the k most likely classes' probabilities (OIP: the others are 0); "
+            "k at or above the number of classes returns them all."
+        ),
+    )
 
 
 class MonitorConfig(_Section):
@@ -290,6 +353,37 @@ class LoopConfig(_Section):
     min_feedback: int = Field(default=30, ge=1)
 
 
+class FeedbackConfig(_Section):
+    """Screening of feedback sources before their labels train a model (poisoning defence).
+
+    A source (its API token, see ``weakflow.feedback.source_of``) with at least ``min_labels``
+    labels is quarantined when it sends more than ``max_share`` of all labels, or agrees with
+    the model or the LF majority at least ``min_gap`` less than the other sources do
+    (one-sided z test, BH-adjusted p < ``alpha``). Its labels stay stored; training skips them
+    until ``weakflow feedback release``.
+    """
+
+    screen: bool = True
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+    min_labels: int = Field(default=20, ge=2)
+    max_share: float = Field(default=0.5, gt=0, le=1)
+    min_gap: float = Field(default=0.15, gt=0, le=1)
+
+
+class PrivacyConfig(_Section):
+    """Data-subject erasure and the prediction log's retention.
+
+    ``subject_column``: the column of the project's data files that identifies a data subject
+    (``weakflow privacy erase --subject-id`` removes the rows where it matches; default:
+    ``[data] id_column``). ``retention_days``: ``weakflow monitor watch`` deletes logged
+    predictions older than this (none by default); ``keep_labeled`` keeps those with feedback.
+    """
+
+    subject_column: str | None = None
+    retention_days: int | None = Field(default=None, ge=1)
+    keep_labeled: bool = True
+
+
 class ProjectConfig(_Section):
     """The whole ``weakflow.toml``."""
 
@@ -304,6 +398,8 @@ class ProjectConfig(_Section):
     gates: GatesConfig = Field(default_factory=lambda: GatesConfig())
     store: StoreConfig = Field(default_factory=lambda: StoreConfig())
     serve: ServeConfig = Field(default_factory=lambda: ServeConfig())
+    feedback: FeedbackConfig = Field(default_factory=lambda: FeedbackConfig())
+    privacy: PrivacyConfig = Field(default_factory=lambda: PrivacyConfig())
     monitor: MonitorConfig = Field(default_factory=lambda: MonitorConfig())
     loop: LoopConfig = Field(default_factory=lambda: LoopConfig())
 

@@ -103,3 +103,17 @@ def load_lf_module(path: str | Path) -> LFModule:
         raise ConfigError(f"The LF module {path}: {exc}", problems=[str(exc)]) from None
     digest = hashlib.sha256(source.encode()).hexdigest()
     return LFModule(path=path, source=source, sha256=digest, lfs=lfs)
+
+
+def load_lf_source(source: str, label: str) -> LFModule:
+    """The LFs of a module given as source text (e.g. the one recorded in a version's lineage).
+
+    The text is written to a temporary file and imported from there, as ``weakflow run`` would
+    import ``lfs.py``; ``label`` names that file in error messages.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="weakflow-lfs-") as tmp:
+        path = Path(tmp) / f"lfs_{label}.py"
+        path.write_text(source, encoding="utf-8")
+        return load_lf_module(path)

@@ -124,6 +124,7 @@ rules = [
     "ece <= 0.1",                                      # calibration
     "f1_macro >= production.f1_macro - 0.02",          # no regression against what is live
     "checks.passed",                                   # every data check without errors
+    "checks.lf_changes != warning",                    # no LF flipped its votes since v(n-1)
 ]
 """
 

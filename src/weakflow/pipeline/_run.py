@@ -39,13 +39,15 @@ from weakflow.evaluate import (
     calibration_summary,
     choose_calibration,
     classification_metrics,
+    evaluate_robustness,
+    membership_inference,
     slice_metrics,
     write_report,
 )
-from weakflow.labeling import apply_lfs, lf_summary
+from weakflow.labeling import apply_lfs, compare_lf_votes, lf_summary, module_diff
 from weakflow.labelmodel import LabelModel
 from weakflow.pipeline._config import ProjectConfig
-from weakflow.pipeline._lfmodule import LFModule, load_lf_module, load_objects
+from weakflow.pipeline._lfmodule import LFModule, load_lf_module, load_lf_source, load_objects
 from weakflow.pipeline._project import Project
 from weakflow.pipeline._provenance import git_commit, package_versions, render_datasheet
 from weakflow.registry import (
@@ -358,6 +360,18 @@ def run_project(
     L = runner.step("labeling", labeling)
     module = module_holder["module"]
 
+    # -- LF changes since the registered version (the LF-poisoning screen) ---------------------
+    def lf_changes() -> tuple[dict[str, Any] | None, bool, str]:
+        found = _lf_changes(project, module, datasets, L, y_dev, k)
+        if found is None:
+            return None, False, "no registered version to compare with"
+        flagged = [c["name"] for c in found["lfs"] if c["flagged"]]
+        changed = sum(c["status"] != "unchanged" for c in found["lfs"])
+        detail = f"vs v{found['version']}: {changed} LF(s) changed, {len(flagged)} flagged"
+        return found, False, detail + (f" ({', '.join(flagged)})" if flagged else "")
+
+    changes = runner.step("lf_changes", lf_changes) if cfg.labeling.screen_changes else None
+
     # -- label model ----------------------------------------------------------------------------
     def label_model() -> tuple[dict[str, Any], bool, str]:
         inputs = {
@@ -493,6 +507,58 @@ def run_project(
         lm_test = classification_metrics(
             y_test, lm_out["proba_test"], label_names=names, y_pred=lm_out["pred_test"]
         )
+
+        # -- security: robustness under input attacks, membership inference (docs/security.md)
+        def served_proba(frame: pd.DataFrame) -> np.ndarray:
+            return np.asarray(
+                choice.transform(end_model_proba(em["model"], model_inputs(frame, cfg), k))
+            )
+
+        robustness = None
+        if cfg.evaluation.robustness:
+            # the label model is not kept by its step: refit it exactly as there (deterministic)
+            # and use it only if it reproduces the step's test predictions
+            lm = LabelModel(
+                cfg.label_model.method, cardinality=k, class_balance=cfg.label_model.class_balance,
+                metric=cfg.label_model.metric
+                if (k == 2 or cfg.label_model.metric != "f1") else "f1_macro",
+                random_state=seed,
+            ).fit(L["train"], L_dev=L["dev"].values[curated], y_dev=y_dev[curated])  # fmt: skip
+            same_lm = bool(np.array_equal(lm.predict(L["test"]), lm_out["pred_test"]))
+            train_frame = datasets["train"].frame
+            scales = {
+                c: float(np.nanstd(pd.to_numeric(train_frame[c], errors="coerce")))
+                for c in feature_cols
+                if c in train_frame.columns
+            }
+            robustness = evaluate_robustness(
+                datasets["test"].frame, y_test, predict=served_proba,
+                votes=lambda f: apply_lfs(
+                    module.lfs, f, progress=False, fault_tolerant=True, cardinality=k
+                ).values,
+                label_model=lm.predict if same_lm else None,
+                lf_names=[lf.name for lf in module.lfs], cardinality=k, text_column=text_col,
+                feature_columns=feature_cols, attacks=cfg.evaluation.robustness_attacks,
+                rate=cfg.evaluation.robustness_rate, noise=cfg.evaluation.robustness_noise,
+                seed=seed, scales=scales,
+            )  # fmt: skip
+        membership = None
+        if cfg.evaluation.membership:
+            gold = feedback_gold >= 0
+            fitted = (L["train"].values != -1).any(axis=1) | gold
+            if not cfg.end_model.drop_abstained:
+                fitted[:] = True
+            decimals = {0, 1, 2, 3} | (
+                set() if cfg.serve.probability_decimals is None
+                else {cfg.serve.probability_decimals}
+            )  # fmt: skip
+            membership = membership_inference(
+                served_proba(datasets["train"].frame)[fitted],
+                np.concatenate([cal_test, choice.transform(proba_dev)]),
+                roundings=sorted(decimals),
+            )
+            membership["member_rows"] = "train rows the end model was fitted on"
+            membership["non_member_rows"] = "test and dev rows"
         out = {
             "calibration": {**choice.to_dict(), "before": test_before, "after": test_after},
             "end_dev": end_dev,
@@ -501,11 +567,18 @@ def run_project(
             "lm_test": lm_test,
             "slices": slice_rows,
             "calibrator": choice.calibrator if choice.kept else None,
+            "robustness": robustness,
+            "privacy": None if membership is None else {"membership": membership},
         }
         detail = (
             f"end model test accuracy {end_test['accuracy']:.3f} (label model "
             f"{lm_test['accuracy']:.3f}), ECE {test_before['ece']:.3f} -> {test_after['ece']:.3f}"
         )
+        worst = (robustness or {}).get("summary", {})
+        if "accuracy_min" in worst:
+            detail += f"; under attack {worst['accuracy_min']:.3f} ({worst['worst_attack']})"
+        if membership is not None:
+            detail += f"; membership AUC {membership['auc']:.3f} ({membership['risk']})"
         return out, False, detail
 
     ev = runner.step("evaluation", evaluation)
@@ -563,10 +636,11 @@ def run_project(
                     }
                     for r in ROLES
                 ],
-                "checks": check_results,
+                "checks": check_results + _lf_change_check(changes),
                 "pii": pii_counts,
             },
             "labeling": {
+                "changes": changes,
                 "lf_summary": lf_rows,
                 "totals": summary.attrs["totals"],
                 "votes_per_row": np.bincount(votes, minlength=2).tolist(),
@@ -596,6 +670,10 @@ def run_project(
                 "slices": ev["slices"],
             },
         }
+        if ev.get("robustness") is not None:
+            report_dict["robustness"] = ev["robustness"]
+        if ev.get("privacy") is not None:
+            report_dict["privacy"] = ev["privacy"]
         report_dict["provenance"] = {
             "run_id": run_id,
             "created_at": created,
@@ -719,6 +797,77 @@ def run_project(
     )
 
 
+def _lf_changes(
+    project: Project,
+    module: LFModule,
+    datasets: dict[str, Dataset],
+    L: dict[str, LabelMatrix],
+    y_dev: np.ndarray,
+    k: int,
+) -> dict[str, Any] | None:
+    """This run's LFs against the registered version's (live alias, else the newest)."""
+    cfg = project.config
+    url = store_url(project.state_dir, cfg.store.url)
+    if url.startswith("sqlite") and not (project.state_dir / "weakflow.db").exists():
+        return None
+    registry = open_registry(project.state_dir, cfg.store.url)
+    try:
+        name = cfg.project.name
+        if name not in registry.models():
+            return None
+        version = registry.alias_version(name, cfg.gates.alias)
+        if version is None:
+            version = max(v.version for v in registry.versions(name))
+        lineage = registry.get(name, version).lineage
+    finally:
+        registry.db.close()
+    source = (lineage.get("lf_module") or {}).get("source")
+    if not isinstance(source, str) or not source.strip():
+        return None
+    out: dict[str, Any] = {"version": version, "diff": module_diff(source, module.source)}
+    if hashlib.sha256(source.encode()).hexdigest() == module.sha256:
+        out["lfs"] = [{"name": n, "status": "unchanged", "flagged": False, "reasons": []}
+                      for n in L["train"].lf_names]  # fmt: skip
+        return out
+    try:
+        before = load_lf_source(source, f"v{version}").lfs
+    except WeakflowError as exc:
+        out["lfs"], out["error"] = [], f"v{version}'s LF module does not load here: {exc}"
+        return out
+    lab = cfg.labeling
+
+    def votes(role: str) -> np.ndarray:
+        frame = datasets[role].frame
+        matrix = apply_lfs(before, frame, progress=False, fault_tolerant=True, cardinality=k)
+        return np.asarray(matrix.values)
+
+    found = compare_lf_votes(
+        votes("train"), [lf.name for lf in before], L["train"].values, L["train"].lf_names,
+        dev_before=votes("dev"), dev_after=L["dev"].values, y_dev=y_dev,
+        max_flip_rate=lab.max_flip_rate, max_accuracy_drop=lab.max_accuracy_drop,
+        max_agreement_drop=lab.max_agreement_drop,
+    )  # fmt: skip
+    out["lfs"] = [c.to_dict() for c in found]
+    return out
+
+
+def _lf_change_check(changes: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The LF screen as one more check (``checks.lf_changes``), so that a gate can block on it."""
+    if changes is None:
+        return [{"name": "lf_changes", "severity": "warning", "passed": True, "findings": [],
+                 "message": "Skipped: no registered version to compare the LFs with, or "
+                 "[labeling] screen_changes = false."}]  # fmt: skip
+    flagged = [c for c in changes["lfs"] if c["flagged"]]
+    message = (
+        f"No LF moved sharply since v{changes['version']}."
+        if not flagged
+        else "; ".join(f"LF {c['name']}: {', '.join(c['reasons'])}" for c in flagged)
+        + f" (since v{changes['version']}; the diff is in the report)"
+    )
+    return [{"name": "lf_changes", "severity": "warning", "passed": not flagged,
+             "message": message, "findings": [c["name"] for c in flagged]}]  # fmt: skip
+
+
 def _feedback_for_dev(project: Project) -> pd.DataFrame:
     """Gold rows from feedback on the project's served predictions (empty when there are none).
 
@@ -730,14 +879,22 @@ def _feedback_for_dev(project: Project) -> pd.DataFrame:
         url.startswith("sqlite") and not (project.state_dir / "weakflow.db").exists()
     ):
         return pd.DataFrame()
-    from weakflow.feedback import feedback_rows
+    from weakflow.feedback import feedback_rows, quarantined_sources, screen_feedback
     from weakflow.store import Database
 
     db = Database(url)
     try:
+        fb = cfg.feedback
+        if fb.screen:
+            screen_feedback(
+                db, cfg.project.name, label_names=cfg.data.label_names, actor=current_actor(),
+                alpha=fb.alpha, min_labels=fb.min_labels, max_share=fb.max_share,
+                min_gap=fb.min_gap,
+            )  # fmt: skip
         rows = feedback_rows(
             db, cfg.project.name, label_names=cfg.data.label_names,
             label_column=cfg.data.label_column, id_column=cfg.data.id_column,
+            exclude_sources=sorted(quarantined_sources(db)),
         )  # fmt: skip
     finally:
         db.close()

@@ -43,6 +43,8 @@ CARD_SECTIONS: Final[dict[str, str]] = {
     "metrics": "Metrics",
     "slices": "Slices",
     "calibration": "Calibration",
+    "robustness": "Robustness",
+    "privacy": "Privacy",
     "gates": "Promotion gates",
     "limitations": "Limitations",
     "ethical_considerations": "Ethical considerations",
@@ -65,6 +67,8 @@ CLASS_F1_GAP: Final = 0.1
 """A class whose test F1 is this far below the macro F1 is flagged."""
 HIGH_ECE: Final = 0.1
 """Test ECE above this means the probabilities should not be read as probabilities."""
+ROBUSTNESS_DROP: Final = 0.05
+"""An attack that costs the end or label model this much test accuracy is flagged."""
 
 _WEAK_SUPERVISION_CAVEAT: Final = (
     "The training labels come from labeling functions combined by a label model, not from "
@@ -321,6 +325,62 @@ def _calibration(report: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _robustness(report: Mapping[str, Any]) -> dict[str, Any]:
+    rb = _map(report.get("robustness"))
+    if not rb:
+        return {"measured": False}
+    clean = _map(rb.get("clean"))
+    attacks = []
+    for name, a in _map(rb.get("attacks")).items():
+        a = _map(a)
+        end, lm = _map(a.get("end_model")), _map(a.get("label_model"))
+        lfs = [_map(x) for x in _list(a.get("lfs"))]
+        evaded = sorted(
+            (x for x in lfs if (_num(x.get("lost_share")) or 0.0) > 0),
+            key=lambda x: (-(_num(x.get("lost_share")) or 0.0), str(x.get("name"))),
+        )[:3]
+        attacks.append(
+            {
+                "name": str(name),
+                "description": a.get("description"),
+                "end_model_accuracy": end.get("accuracy"),
+                "accuracy_drop": end.get("accuracy_drop"),
+                "flip_rate": end.get("flip_rate"),
+                "label_model_accuracy": lm.get("accuracy"),
+                "label_model_accuracy_drop": lm.get("accuracy_drop"),
+                "lf_votes_lost": a.get("lf_votes_lost"),
+                "most_evaded_lfs": [
+                    {"name": x.get("name"), "lost_share": x.get("lost_share")} for x in evaded
+                ],
+            }
+        )
+    return {
+        "measured": True,
+        "rows": rb.get("n"),
+        "rate": rb.get("rate"),
+        "noise": rb.get("noise"),
+        "seed": rb.get("seed"),
+        "clean_end_model_accuracy": _map(clean.get("end_model")).get("accuracy"),
+        "clean_label_model_accuracy": _map(clean.get("label_model")).get("accuracy"),
+        "attacks": attacks,
+        "summary": _plain(_map(rb.get("summary"))),
+        "skipped": _plain(_map(rb.get("skipped"))),
+    }
+
+
+def _privacy(report: Mapping[str, Any]) -> dict[str, Any]:
+    mi = _map(_map(report.get("privacy")).get("membership"))
+    if not mi:
+        return {"measured": False}
+    keys = (
+        *("auc", "auc_se", "advantage", "risk", "members", "non_members", "member_rows"),
+        *("non_member_rows", "mean_confidence_members", "mean_confidence_non_members"),
+    )
+    out: dict[str, Any] = {"measured": True, **{k: _plain(mi.get(k)) for k in keys}}
+    out["rounded"] = _plain(_map(mi.get("rounded")))
+    return out
+
+
 def _limitations(
     report: Mapping[str, Any], card: Mapping[str, Any], metrics: Mapping[str, Any]
 ) -> list[str]:
@@ -448,6 +508,48 @@ def _limitations(
     ]
     if other:
         out.append("Other data checks did not pass: " + ", ".join(other) + " (see the datasheet).")
+
+    evading = []
+    for a in card["robustness"].get("attacks", []):
+        drops = [
+            f"{who} accuracy -{drop:.3f}"
+            for who, drop in (
+                ("end model", _num(a["accuracy_drop"])),
+                ("label model", _num(a["label_model_accuracy_drop"])),
+            )
+            if drop is not None and drop >= ROBUSTNESS_DROP
+        ]
+        if drops:
+            lost = _num(a["lf_votes_lost"])
+            votes = f", {_pct(lost)} of LF votes lost" if lost else ""
+            evading.append(f"{a['name']} ({', '.join(drops)}{votes})")
+    if evading:
+        out.append(
+            f"Perturbed inputs cost at least {ROBUSTNESS_DROP} test accuracy under "
+            f"{_plural(len(evading), 'attack')}: {'; '.join(evading)}. Text written to evade "
+            "the rules (typos, lookalike letters, split words) gets through more often; see the "
+            "Robustness section."
+        )
+    privacy = card["privacy"]
+    if privacy.get("measured") and privacy.get("risk") in ("medium", "high"):
+        rounded = _map(privacy.get("rounded"))
+        auc_by_decimals = [
+            f"{d} decimal{'' if d == '1' else 's'} {_fmt(_map(x).get('auc'))}"
+            for d, x in sorted(rounded.items(), key=lambda i: -int(i[0]) if i[0].isdigit() else 0)
+        ]
+        effect = (
+            " The attack's AUC with the served probabilities rounded ([serve] "
+            f"probability_decimals): {', '.join(auc_by_decimals)}."
+            if auc_by_decimals
+            else ""
+        )
+        out.append(
+            f"Membership inference risk is {privacy['risk']} (AUC {_fmt(privacy['auc'])}): the "
+            "model is more confident on its training rows than on new ones, so its scores hint "
+            f"at which texts it was trained on.{effect} [serve] top_k hides the other classes' "
+            "probabilities, not the top one's, which is what this attack reads; see "
+            "docs/security.md."
+        )
     return out
 
 
@@ -598,6 +700,8 @@ def build_model_card(
     card["metrics"] = _metrics(report, metrics)
     card["slices"] = _slices(report)
     card["calibration"] = _calibration(report)
+    card["robustness"] = _robustness(report)
+    card["privacy"] = _privacy(report)
     card["gates"] = [
         g.to_dict() if isinstance(g, GateResult) else {str(k): _plain(v) for k, v in g.items()}
         for g in gates
@@ -830,6 +934,89 @@ def _md_calibration(card: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _md_robustness(card: Mapping[str, Any]) -> list[str]:
+    rb = _map(card.get("robustness"))
+    if not rb.get("measured"):
+        return [
+            "Not measured for this version (robustness = true under [evaluation] in "
+            "weakflow.toml measures it)."
+        ]
+    lines = [
+        f"The {_fmt(rb.get('rows'))} test rows perturbed by each attack ({_pct(rb.get('rate'))} "
+        f"of each text's eligible characters or words, numeric noise up to "
+        f"{_fmt(rb.get('noise'), 2)} SD, seed {rb.get('seed')}). Clean test accuracy: end model "
+        f"{_fmt(rb.get('clean_end_model_accuracy'))}, label model "
+        f"{_fmt(rb.get('clean_label_model_accuracy'))}. The flip rate is the share of rows whose "
+        "predicted class changed.",
+        "",
+    ]
+    rows = [
+        (
+            f"`{a.get('name')}`",
+            a.get("end_model_accuracy"),
+            a.get("flip_rate"),
+            a.get("label_model_accuracy"),
+            _pct(a.get("lf_votes_lost")),
+            ", ".join(
+                f"`{x.get('name')}` {_pct(x.get('lost_share'), 0)}"
+                for x in _list(a.get("most_evaded_lfs"))
+            )
+            or "none",
+        )
+        for a in (_map(x) for x in _list(rb.get("attacks")))
+    ]
+    lines += _table(
+        (
+            "attack",
+            "end model accuracy",
+            "flip rate",
+            "label model accuracy",
+            "LF votes lost",
+            "LFs most evaded (votes lost)",
+        ),
+        rows,
+    )
+    skipped = _map(rb.get("skipped"))
+    if skipped:
+        lines += ["", "Not run: " + ", ".join(f"{k} ({v})" for k, v in skipped.items()) + "."]
+    return lines
+
+
+def _md_privacy(card: Mapping[str, Any]) -> list[str]:
+    p = _map(card.get("privacy"))
+    if not p.get("measured"):
+        return [
+            "Membership inference was not measured for this version (membership = true under "
+            "[evaluation] in weakflow.toml measures it)."
+        ]
+    lines = [
+        f"Membership inference risk: **{p.get('risk')}**. The end model's confidence tells its "
+        f"{_fmt(p.get('members'))} training rows from {_fmt(p.get('non_members'))} held-out rows "
+        f"with AUC {_fmt(p.get('auc'))} ± {_fmt(p.get('auc_se'))} (0.5: not at all) and "
+        f"advantage {_fmt(p.get('advantage'))} (best TPR - FPR); mean confidence "
+        f"{_fmt(p.get('mean_confidence_members'))} on training rows, "
+        f"{_fmt(p.get('mean_confidence_non_members'))} on held-out rows. Risk levels: low below "
+        "AUC 0.6, medium below 0.7, high above.",
+    ]
+    rounded = _map(p.get("rounded"))
+    if rounded:
+        lines += [""]
+        lines += _table(
+            ("served probabilities", "AUC", "advantage", "risk"),
+            [("full precision", p.get("auc"), p.get("advantage"), p.get("risk"))]
+            + [
+                (
+                    f"rounded to {d} decimal{'' if d == '1' else 's'}",
+                    _map(x).get("auc"),
+                    _map(x).get("advantage"),
+                    _map(x).get("risk"),
+                )
+                for d, x in rounded.items()
+            ],
+        )
+    return lines
+
+
 def _md_gates(card: Mapping[str, Any]) -> list[str]:
     gates = [_map(g) for g in _list(card.get("gates"))]
     if not gates:
@@ -919,6 +1106,8 @@ _RENDERERS: Final = {
     "metrics": _md_metrics,
     "slices": _md_slices,
     "calibration": _md_calibration,
+    "robustness": _md_robustness,
+    "privacy": _md_privacy,
     "gates": _md_gates,
     "limitations": _md_limitations,
     "ethical_considerations": _md_ethics,

@@ -19,6 +19,9 @@ on. Grammar (whitespace is free around operators, dots and brackets)::
     slices.accuracy >= accuracy - 0.05         every slice within 5 points of overall
     checks.passed                              no data check failed
     checks.pii == passed                       one data check's status (== or !=)
+    robustness.accuracy_min >= 0.8             end model accuracy under the worst attack
+    robustness.homoglyph.accuracy >= 0.8       under one attack (names in ROBUSTNESS_ATTACKS)
+    privacy.membership_auc <= 0.6              membership inference AUC of the end model
 
 Operators: ``>=``, ``>``, ``<=``, ``<``, ``==``. The right-hand side is a number or a metric
 (``production.`` for the production version's) plus or minus an optional number.
@@ -41,6 +44,10 @@ __all__ = [
     "CHECK_STATUSES",
     "END_MODEL_METRICS",
     "LABEL_MODEL_METRICS",
+    "PRIVACY_METRICS",
+    "ROBUSTNESS_ATTACKS",
+    "ROBUSTNESS_ATTACK_METRICS",
+    "ROBUSTNESS_METRICS",
     "SLICE_METRICS",
     "Gate",
     "GateResult",
@@ -49,6 +56,8 @@ __all__ = [
     "evaluate_gates",
     "metrics_from_report",
     "parse_gate",
+    "privacy_from_report",
+    "robustness_from_report",
 ]
 
 END_MODEL_METRICS: Final[tuple[str, ...]] = (
@@ -85,6 +94,42 @@ SLICE_METRICS: Final[tuple[str, ...]] = (
     "roc_auc",
 )
 """Metrics a slice may carry: ``n``, ``accuracy``, ``f1_macro`` and the project's slice metric."""
+
+ROBUSTNESS_METRICS: Final[tuple[str, ...]] = (
+    "accuracy_min",
+    "accuracy_drop_max",
+    "flip_rate_max",
+    "label_model_accuracy_min",
+    "lf_votes_lost_max",
+)
+"""Worst case over the attacks run (``robustness.<metric>``): the end model's lowest accuracy,
+largest drop from its clean accuracy, largest flip rate; the label model's lowest accuracy; the
+largest share of LF votes lost."""
+
+ROBUSTNESS_ATTACKS: Final[tuple[str, ...]] = (
+    "char_swap",
+    "homoglyph",
+    "spacing",
+    "case",
+    "synonym",
+    "noise",
+)
+"""The attacks of :mod:`weakflow.evaluate._robustness` (``robustness.<attack>.<metric>``)."""
+
+ROBUSTNESS_ATTACK_METRICS: Final[tuple[str, ...]] = (
+    "accuracy",
+    "accuracy_drop",
+    "flip_rate",
+    "label_model_accuracy",
+    "label_model_flip_rate",
+    "lf_majority_accuracy",
+    "lf_votes_lost",
+)
+"""Metrics of one attack: ``accuracy``, ``accuracy_drop`` and ``flip_rate`` are the end model's."""
+
+PRIVACY_METRICS: Final[tuple[str, ...]] = ("membership_auc", "membership_advantage")
+"""Membership inference on the end model (``privacy.<metric>``): the AUC of its confidence as a
+membership score, and the best threshold's TPR - FPR."""
 
 CHECK_STATUSES: Final[tuple[str, ...]] = ("passed", "warning", "failed", "skipped")
 """Data check statuses: ``failed`` is a failed check of severity ``error``, ``warning`` one of
@@ -129,16 +174,20 @@ _EXAMPLES: Final[tuple[str, ...]] = (
     "slices.accuracy >= 0.8",
     "checks.passed",
     "checks.pii == passed",
+    "robustness.accuracy_min >= 0.8",
+    "privacy.membership_auc <= 0.6",
 )
 
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _NUMBER_RE = re.compile(rf"[+-]?{_NUMBER}")
 _OFFSET_RE = re.compile(rf"(.*?)\s*([+-])\s*({_NUMBER})", re.DOTALL)
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_PREFIX_RE = re.compile(r"(production|label_model|end_model|slices|checks)\s*\.\s*(.*)", re.DOTALL)
+_PREFIX_RE = re.compile(
+    r"(production|label_model|end_model|slices|checks|robustness|privacy)\s*\.\s*(.*)", re.DOTALL
+)
 _SLICE_RE = re.compile(r"slice\s*\[(.*)\]\s*\.\s*(.*)", re.DOTALL)
 
-Scope = Literal["end_model", "label_model", "slice", "slices"]
+Scope = Literal["end_model", "label_model", "slice", "slices", "robustness", "privacy"]
 
 
 # -- metrics --------------------------------------------------------------------------------------
@@ -190,9 +239,13 @@ def metrics_from_report(report: Mapping[str, Any]) -> dict[str, Any]:
              "label_model": {accuracy, f1_macro, precision_macro, recall_macro, roc_auc,
                              log_loss, n},                      # test set
              "slices": {"<slice name>": {"n", "accuracy", "f1_macro", "<slice metric>"}},
-             "checks": {"<check name>": "passed" | "warning" | "failed" | "skipped"}}
+             "checks": {"<check name>": "passed" | "warning" | "failed" | "skipped"},
+             "robustness": {accuracy_min, ..., "<attack>.accuracy", ...},  # when measured
+             "privacy": {membership_auc, membership_advantage}}           # when measured
 
-        Metrics the report lacks (or holds as ``None``, e.g. ROC AUC when a class has no test
+        ``robustness`` (:func:`robustness_from_report`) and ``privacy``
+        (:func:`privacy_from_report`) are there only when the run measured them. Metrics the
+        report lacks (or holds as ``None``, e.g. ROC AUC when a class has no test
         rows) are left out, so a gate on them fails with a reason instead of comparing None.
 
     Examples
@@ -231,12 +284,55 @@ def metrics_from_report(report: Mapping[str, Any]) -> dict[str, Any]:
         for c in (report.get("data") or {}).get("checks") or []
         if isinstance(c, Mapping) and "name" in c
     }
-    return {
+    out: dict[str, Any] = {
         "end_model": end_metrics,
         "label_model": label_metrics,
         "slices": slices,
         "checks": checks,
     }
+    if isinstance(report.get("robustness"), Mapping):
+        out["robustness"] = robustness_from_report(report["robustness"])
+    if isinstance(report.get("privacy"), Mapping):
+        out["privacy"] = privacy_from_report(report["privacy"])
+    return out
+
+
+def robustness_from_report(robustness: Mapping[str, Any]) -> dict[str, float]:
+    """The gate-able numbers of a report's ``robustness`` section, flat.
+
+    ``{"accuracy_min": ..., "flip_rate_max": ..., "homoglyph.accuracy": ...,
+    "homoglyph.flip_rate": ...}``: :data:`ROBUSTNESS_METRICS` from its summary, then
+    :data:`ROBUSTNESS_ATTACK_METRICS` for each attack that ran.
+    """
+    out: dict[str, float] = dict(_pick(robustness.get("summary"), ROBUSTNESS_METRICS))
+    attacks = robustness.get("attacks")
+    for attack, entry in attacks.items() if isinstance(attacks, Mapping) else ():
+        if not isinstance(entry, Mapping):
+            continue
+        end, lm = entry.get("end_model") or {}, entry.get("label_model") or {}
+        values = {
+            "accuracy": end.get("accuracy"),
+            "accuracy_drop": end.get("accuracy_drop"),
+            "flip_rate": end.get("flip_rate"),
+            "label_model_accuracy": lm.get("accuracy"),
+            "label_model_flip_rate": lm.get("flip_rate"),
+            "lf_majority_accuracy": (entry.get("lf_majority") or {}).get("accuracy"),
+            "lf_votes_lost": entry.get("lf_votes_lost"),
+        }
+        for key, value in values.items():
+            number = _number(value)
+            if number is not None:
+                out[f"{attack}.{key}"] = number
+    return out
+
+
+def privacy_from_report(privacy: Mapping[str, Any]) -> dict[str, float]:
+    """The gate-able numbers of a report's ``privacy`` section: :data:`PRIVACY_METRICS`."""
+    membership = privacy.get("membership")
+    if not isinstance(membership, Mapping):
+        return {}
+    picked = _pick(membership, ("auc", "advantage"))
+    return {f"membership_{k}": v for k, v in picked.items()}
 
 
 # -- results --------------------------------------------------------------------------------------
@@ -310,6 +406,8 @@ class MetricRef:
             body = f"label_model.{self.metric}"
         elif self.scope == "slice":
             body = f"slice[{self.slice_name}].{self.metric}"
+        elif self.scope in ("robustness", "privacy"):
+            body = f"{self.scope}.{self.metric}"
         else:
             body = f"slices.{self.metric}"
         return f"production.{body}" if self.production and with_production else body
@@ -567,6 +665,23 @@ def _missing(ref: MetricRef, candidate: Mapping[str, Any]) -> str:
             known = _names([str(n) for n in slices]) or "none"
             return f"the candidate has no slice named {ref.slice_name!r} (slices: {known})"
         return f"the candidate's slice {ref.slice_name!r} has no {ref.metric}"
+    if ref.scope in ("robustness", "privacy"):
+        measured = ref.scope in candidate
+        what = "robustness = true" if ref.scope == "robustness" else "membership = true"
+        if not measured:
+            return (
+                f"the candidate has no {ref.scope} metrics (needed by {ref}): the run did not "
+                f"measure them; set {what} under [evaluation] in weakflow.toml"
+            )
+        if ref.scope == "robustness" and "." in ref.metric:
+            attack = ref.metric.split(".", 1)[0]
+            ran = sorted({k.split(".", 1)[0] for k in candidate[ref.scope] if "." in k})
+            if attack not in ran:
+                return (
+                    f"the candidate has no {ref}: the {attack} attack did not run (attacks run: "
+                    f"{', '.join(ran) or 'none'}; see robustness_attacks under [evaluation])"
+                )
+        return f"the candidate's {ref.scope} metrics have no {ref.metric} (needed by {ref})"
     section = "end model" if ref.scope == "end_model" else "label model"
     return f"the candidate's {section} metrics have no {ref.metric} (needed by {ref})"
 
@@ -637,6 +752,48 @@ def _metric(rule: str, name: str, scope: Scope) -> str:
     return _raise(rule, f"unknown {what} metric {name!r}{hint}; known: {', '.join(known)}.")
 
 
+def _group_metric(rule: str, text: str, scope: Literal["robustness", "privacy"]) -> str:
+    """The metric after ``robustness.`` (``accuracy_min`` or ``<attack>.<metric>``) or
+    ``privacy.`` (``membership_auc``), validated."""
+    name = re.sub(r"\s*\.\s*", ".", text.strip())
+    if scope == "privacy":
+        known: tuple[str, ...] = PRIVACY_METRICS
+        if name in known:
+            return name
+        close = difflib.get_close_matches(name.lower(), known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return _raise(rule, f"unknown privacy metric {name!r}{hint}; known: {', '.join(known)}.")
+    if name in ROBUSTNESS_METRICS:
+        return name
+    attack, dot, metric = name.partition(".")
+    usage = (
+        f"write robustness.<metric> with a metric among {', '.join(ROBUSTNESS_METRICS)}, or "
+        f"robustness.<attack>.<metric> with an attack among {', '.join(ROBUSTNESS_ATTACKS)} "
+        f"and a metric among {', '.join(ROBUSTNESS_ATTACK_METRICS)}"
+    )
+    if not dot:
+        close = difflib.get_close_matches(name.lower(), ROBUSTNESS_METRICS, n=1)
+        if name in ROBUSTNESS_ATTACKS:
+            problem = f"robustness.{name} needs a metric, e.g. 'robustness.{name}.accuracy'"
+        else:
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problem = f"unknown robustness metric {name!r}{hint}"
+        return _raise(rule, f"{problem}; {usage}.")
+    if attack not in ROBUSTNESS_ATTACKS:
+        close = difflib.get_close_matches(attack.lower(), ROBUSTNESS_ATTACKS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return _raise(rule, f"unknown attack {attack!r}{hint}; {usage}.")
+    if metric not in ROBUSTNESS_ATTACK_METRICS:
+        close = difflib.get_close_matches(metric.lower(), ROBUSTNESS_ATTACK_METRICS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return _raise(
+            rule,
+            f"unknown metric {metric!r} of the {attack} attack{hint}; known: "
+            f"{', '.join(ROBUSTNESS_ATTACK_METRICS)}.",
+        )
+    return f"{attack}.{metric}"
+
+
 def _raise(rule: str, problem: str) -> NoReturn:
     raise _error(rule, problem)
 
@@ -690,6 +847,11 @@ def _parse_ref(rule: str, text: str, *, side: Literal["left", "right"]) -> Metri
                     "slice); compare one slice with slice[<name>].<metric>.",
                 )
             return MetricRef("slices", _metric(rule, rest, "slices"), None, production)
+        if prefix in ("robustness", "privacy"):
+            group: Literal["robustness", "privacy"] = (
+                "robustness" if prefix == "robustness" else "privacy"
+            )
+            return MetricRef(group, _group_metric(rule, rest, group), None, production)
         scope: Scope = "label_model" if prefix == "label_model" else "end_model"
         return MetricRef(scope, _metric(rule, rest, scope), None, production)
     if text.startswith("slice"):

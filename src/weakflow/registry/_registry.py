@@ -56,6 +56,8 @@ class VersionInfo:
     gates: list[Any]
     gates_passed: bool | None
     aliases: list[str] = field(default_factory=list)
+    #: Set when the version must be retrained (e.g. it learned from an erased data subject).
+    retrain_reason: str | None = None
 
     def to_dict(self, *, full: bool = True) -> dict[str, Any]:
         out = {
@@ -69,6 +71,7 @@ class VersionInfo:
             "aliases": self.aliases,
             "gates_passed": self.gates_passed,
             "metrics": self.metrics,
+            "retrain_reason": self.retrain_reason,
         }
         if full:
             out.update(lineage=self.lineage, gates=self.gates, card=self.card)
@@ -154,6 +157,7 @@ class Registry:
             gates=row.gates,
             gates_passed=row.gates_passed,
             aliases=sorted(aliases.get(row.version, [])),
+            retrain_reason=row.retrain_reason,
         )
 
     def models(self) -> list[str]:

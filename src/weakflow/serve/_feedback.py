@@ -14,8 +14,10 @@ well-formed label is accepted.
 import time
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 
+from weakflow.data import redact_pii
 from weakflow.errors import StoreError
 from weakflow.serve._auth import Caller
 from weakflow.serve._schemas import ErrorOut, FeedbackIn, FeedbackItem, FeedbackOut
@@ -124,17 +126,21 @@ def feedback_router(max_items: int, caller: Any, responses: dict[int | str, Any]
                     f"Unknown prediction id(s): {shown}. Send the `id` of a prediction this "
                     f"service returned for {state.model_name!r}.",
                 )
+        sources = [item.source for item in items]
+        if state.config.redact_pii:  # a client may put an email in `source`: never store it
+            cfg = state.project.config.data
+            sources = redact_pii(pd.Series(sources), region=cfg.pii_region).tolist()
         try:
             committed = add_feedback(
                 state.registry.db,
-                [(item.prediction_id, index, item.source)
-                 for item, index in zip(items, resolved, strict=True)],
+                [(item.prediction_id, index, source)
+                 for item, index, source in zip(items, resolved, sources, strict=True)],
                 token_name=who.name,
             )  # fmt: skip
         except StoreError as exc:
             raise _store_error(exc) from None
-        for item in items:
-            state.metrics.count_feedback(item.source)
+        for source in sources:
+            state.metrics.count_feedback(source)
         return {"accepted": len(committed), "ids": committed}
 
     return router

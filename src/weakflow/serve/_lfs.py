@@ -13,10 +13,8 @@ LF module is used instead and the server says so.
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +22,7 @@ import pandas as pd
 
 from weakflow.errors import WeakflowError
 from weakflow.labeling import LabelingFunction, apply_lfs
-from weakflow.pipeline import Project, load_lf_module
+from weakflow.pipeline import Project, load_lf_module, load_lf_source
 
 __all__ = ["LFSet", "load_lfs"]
 
@@ -57,10 +55,7 @@ class LFSet:
 
 
 def _from_source(source: str, label: str) -> list[LabelingFunction]:
-    with tempfile.TemporaryDirectory(prefix="weakflow-lfs-") as tmp:
-        path = Path(tmp) / f"lfs_{label}.py"
-        path.write_text(source, encoding="utf-8")
-        return load_lf_module(path).lfs
+    return load_lf_source(source, label).lfs
 
 
 def load_lfs(lineage: dict[str, Any], project: Project, *, label: str, k: int) -> LFSet | None:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from weakflow.data import redact_pii
 from weakflow.errors import StoreError
-from weakflow.store import Database, write_predictions
+from weakflow.store import Database, subject_digest, write_predictions
 
 if TYPE_CHECKING:
     from weakflow.serve._lfs import LFSet
@@ -198,10 +198,16 @@ class PredictionLog:
                 "probabilities": r.probabilities,
                 "latency_ms": r.latency_ms,
                 "client_key": self._client_key(r.client_key),
-                "subject_id": r.subject_id,
+                "subject_id": self._subject(r.subject_id),
             }
             for r, inp in zip(records, inputs, strict=True)
         ]
+
+    def _subject(self, subject_id: str | None) -> str | None:
+        """The subject id as stored: a digest when redacting (erasure recomputes it)."""
+        if subject_id is None or not self.redact:
+            return subject_id
+        return subject_digest(subject_id)
 
     def _client_key(self, key: str | None) -> str | None:
         """The client key as stored: a digest when redacting (it may be an email, a user id)."""

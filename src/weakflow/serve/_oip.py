@@ -5,7 +5,9 @@ talk to a weakflow server unchanged. Inputs are the model's fields as tensors: o
 tensor named after the text column, or one numeric tensor per feature column, each of shape
 ``[n]`` or ``[n, 1]``. Outputs are ``probabilities`` (``FP64``, ``[n, k]``), ``label``
 (``INT64``, ``[n]``) and ``prediction_id`` (``BYTES``, ``[n]``: the ids ``/v1/feedback``
-takes). Errors are ``{"error": "..."}`` as the protocol asks, with status 400 for a bad request.
+takes). ``[serve] probability_decimals`` rounds the probabilities and ``[serve] top_k`` zeroes
+all but each row's k most likely. Errors are ``{"error": "..."}`` as the protocol asks, with
+status 400 for a bad request.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the endpoints' annotations as objects.
@@ -21,7 +23,7 @@ from pydantic import BaseModel
 
 import weakflow
 from weakflow.serve._auth import Caller, authenticate, security_doc
-from weakflow.serve._predict import JSONBytes, serve_rows
+from weakflow.serve._predict import JSONBytes, serve_rows, shown_probabilities
 from weakflow.serve._schemas import (
     CLIENT_KEY_DOC,
     InferenceRequest,
@@ -167,6 +169,22 @@ def _metadata(state: ServingState) -> dict[str, Any]:
     }
 
 
+def _probabilities(proba: list[list[float]], k: int, config: Any) -> list[float]:
+    """The ``probabilities`` tensor's data, row-major: ``[serve] probability_decimals`` rounds
+    it; with ``[serve] top_k`` the classes outside a row's top k read 0 (the tensor keeps its
+    ``[n, k]`` shape, so clients index it by class as always)."""
+    decimals, top_k = config.probability_decimals, config.top_k
+    if decimals is None and top_k is None:
+        return [p for row in proba for p in row]
+    out: list[float] = []
+    for row in shown_probabilities(proba, decimals=decimals, top_k=top_k):
+        full = [0.0] * k
+        for c, v in row:
+            full[c] = v
+        out.extend(full)
+    return out
+
+
 def _check_name(state: ServingState, name: str) -> None:
     if name != state.model_name:
         raise HTTPException(
@@ -265,7 +283,7 @@ def oip_router(
         k = len(result.served.label_names)
         tensors = {
             "probabilities": {"name": "probabilities", "datatype": "FP64", "shape": [n, k],
-                              "data": [p for row in result.proba for p in row]},
+                              "data": _probabilities(result.proba, k, state.config)},
             "label": {"name": "label", "datatype": "INT64", "shape": [n], "data": result.labels},
             "prediction_id": {"name": "prediction_id", "datatype": "BYTES", "shape": [n],
                               "data": result.ids},

@@ -43,7 +43,7 @@ from weakflow.serve._schemas import (
 )
 from weakflow.serve._state import ServingState, get_state
 
-__all__ = ["Served", "check_model_name", "predict_router", "serve_rows"]
+__all__ = ["Served", "check_model_name", "predict_router", "serve_rows", "shown_probabilities"]
 
 #: Without batching, requests with more rows than this predict on the thread pool instead of
 #: the event loop.
@@ -156,19 +156,51 @@ async def _votes(served: LoadedVersion, rows: list[dict[str, Any]]) -> np.ndarra
         ) from None
 
 
-def _body(result: Served) -> bytes:
+def shown_probabilities(
+    proba: list[list[float]], *, decimals: int | None = None, top_k: int | None = None
+) -> list[list[tuple[int, float]]]:
+    """What a response shows of each row's probabilities: (class index, probability) pairs.
+
+    ``[serve] probability_decimals`` rounds them; ``[serve] top_k`` keeps the ``top_k`` most
+    likely classes, most likely first (ties: lower class index first). Neither: every class in
+    index order, unrounded. Only responses go through this; the prediction log, the shadow and
+    the metrics keep the full probabilities (monitoring needs them).
+
+    Examples
+    --------
+    >>> shown_probabilities([[0.1234, 0.2, 0.6766]], decimals=2, top_k=2)
+    [[(2, 0.68), (1, 0.2)]]
+    """
+    k = len(proba[0]) if proba else 0
+    if top_k is None or top_k >= k:
+        rows = [list(enumerate(p)) for p in proba]
+    else:
+        rows = [sorted(enumerate(p), key=lambda c: -c[1])[:top_k] for p in proba]
+    if decimals is not None:
+        rows = [[(c, round(v, decimals)) for c, v in row] for row in rows]
+    return rows
+
+
+def _body(result: Served, decimals: int | None = None, top_k: int | None = None) -> bytes:
     served = result.served
     names = served.label_names
     version = served.version
+    if decimals is None and top_k is None:
+        shown = [dict(zip(names, p, strict=True)) for p in result.proba]
+    else:
+        shown = [
+            {names[c]: v for c, v in row}
+            for row in shown_probabilities(result.proba, decimals=decimals, top_k=top_k)
+        ]
     preds = [
         {
             "id": pid,
             "label": lab,
             "label_name": names[lab],
-            "probabilities": dict(zip(names, p, strict=True)),
+            "probabilities": probs,
             "model_version": version,
         }
-        for pid, lab, p in zip(result.ids, result.labels, result.proba, strict=True)
+        for pid, lab, probs in zip(result.ids, result.labels, shown, strict=True)
     ]
     if result.votes is not None and served.lfs is not None:
         lf_names = served.lfs.names
@@ -217,6 +249,7 @@ def predict_router(
             state, request, body.instances, client_key=request.headers.get("x-client-key"),
             want_votes=body.lf_votes,
         )  # fmt: skip
-        return JSONBytes(_body(result))
+        config = state.config
+        return JSONBytes(_body(result, config.probability_decimals, config.top_k))
 
     return router

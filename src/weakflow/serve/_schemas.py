@@ -169,7 +169,12 @@ class PredictionOut(BaseModel):
     id: str = Field(description="Unique id of this prediction (uuid4 hex).")
     label: int = Field(description="Index of the most likely class.")
     label_name: str
-    probabilities: dict[str, float] = Field(description="Probability of each class, by name.")
+    probabilities: dict[str, float] = Field(
+        description=(
+            "Probability of each class, by name; with [serve] top_k only the k most likely "
+            "(most likely first), with [serve] probability_decimals rounded."
+        )
+    )
     model_version: int = Field(description="The registered version that made the prediction.")
     lf_votes: dict[str, str | None] | None = Field(
         None, description="Only when requested: each LF's vote (class name, null = abstain)."

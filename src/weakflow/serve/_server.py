@@ -97,8 +97,13 @@ def run_server(
     workers: int = 1,
     log_level: str = "info",
     access_log: bool = False,
+    app_factory: str = "weakflow.serve._server:app_from_env",
 ) -> None:
-    """Serve until SIGTERM/SIGINT (blocking)."""
+    """Serve until SIGTERM/SIGINT (blocking).
+
+    ``app_factory`` is the ``module:function`` each worker builds its app with; another one
+    may wrap :func:`app_from_env` (``weakflow serve`` mounts the dashboard so, from the CLI).
+    """
     import uvicorn
 
     os.environ.update(settings.to_env())
@@ -108,7 +113,7 @@ def run_server(
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         uvicorn.run(
-            "weakflow.serve._server:app_from_env",
+            app_factory,
             factory=True,
             host=host,
             port=port,

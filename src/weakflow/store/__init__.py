@@ -14,7 +14,9 @@ from weakflow.store._serving import (
     hash_token,
     list_tokens,
     lookup_token,
+    purge_predictions,
     revoke_token,
+    subject_digest,
     write_predictions,
 )
 
@@ -36,9 +38,11 @@ __all__ = [
     "list_audit",
     "list_tokens",
     "lookup_token",
+    "purge_predictions",
     "revoke_token",
     "sha256_bytes",
     "step_key",
+    "subject_digest",
     "verify_audit",
     "write_predictions",
 ]

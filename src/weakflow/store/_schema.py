@@ -47,6 +47,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Feedback",
+    "FeedbackSource",
     "ModelVersion",
     "MonitorWindow",
     "Prediction",
@@ -100,6 +101,8 @@ class ModelVersion(Base):
     card_markdown: Mapped[str] = mapped_column(Text, default="")
     gates: Mapped[list[Any]] = mapped_column(JSON, default=list)
     gates_passed: Mapped[bool | None] = mapped_column(Boolean)
+    #: Why this version must be retrained (e.g. a data subject it learned from was erased).
+    retrain_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Alias(Base):
@@ -173,6 +176,23 @@ class Feedback(Base):
     source: Mapped[str] = mapped_column(String(200), default="api", index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     token_name: Mapped[str | None] = mapped_column(String(200))
+
+
+class FeedbackSource(Base):
+    """A feedback source's standing: a quarantined source's labels are kept, never trained on.
+
+    The source is the token name that sent the labels (``token:<name>``), else the ``source``
+    field of the feedback (development mode, or labels written through the Python API).
+    """
+
+    __tablename__ = "feedback_sources"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))  # "quarantined" | "released"
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class ApiToken(Base):

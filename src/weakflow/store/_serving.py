@@ -33,7 +33,9 @@ __all__ = [
     "hash_token",
     "list_tokens",
     "lookup_token",
+    "purge_predictions",
     "revoke_token",
+    "subject_digest",
     "write_predictions",
 ]
 
@@ -41,6 +43,44 @@ __all__ = [
 #: ``admin`` (everything, including model moves from the UI).
 SCOPES = ("predict", "feedback", "admin")
 _PREFIX = "wf_"
+
+
+def subject_digest(subject_id: str) -> str:
+    """How a subject id is stored when PII is redacted: a digest, found again by recomputing it.
+
+    An erasure request names the subject in clear; hashing it gives the stored value, so the
+    store never holds the identifier itself (often an email or a user id).
+
+    >>> subject_digest("alice@example.com")[:15]
+    'sha256:ff8d9819'
+    """
+    return "sha256:" + hashlib.sha256(subject_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def purge_predictions(
+    db: Database, before: dt.datetime, *, keep_labeled: bool = True, batch_size: int = 5000
+) -> int:
+    """Delete logged predictions made before ``before``; returns how many.
+
+    ``keep_labeled``: predictions with feedback are kept (with their labels they are training
+    data, erased per subject on request); otherwise their feedback goes with them.
+    """
+    from sqlalchemy import delete
+
+    removed = 0
+    while True:
+        with db.transaction() as s:
+            query = select(Prediction.id).where(Prediction.created_at < before)
+            if keep_labeled:
+                labeled = select(Feedback.prediction_id)
+                query = query.where(Prediction.id.not_in(labeled))
+            ids = list(s.scalars(query.limit(batch_size)))
+            if not ids:
+                return removed
+            if not keep_labeled:
+                s.execute(delete(Feedback).where(Feedback.prediction_id.in_(ids)))
+            s.execute(delete(Prediction).where(Prediction.id.in_(ids)))
+            removed += len(ids)
 
 
 def write_predictions(db: Database, rows: Sequence[dict[str, Any]]) -> int:

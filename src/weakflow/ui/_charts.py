@@ -1,0 +1,146 @@
+"""The dashboard's time charts, drawn server-side as inline SVG (no JavaScript, no CDN).
+
+The run report's plots (LF summary, votes per row, reliability diagram, slices) are reused as
+they are from :mod:`weakflow.evaluate._plots`; this module adds what only a running system has:
+values over time (traffic, accuracy, drift). Same conventions as the report: a fresh matplotlib
+``Figure`` per chart (never pyplot), text kept as text, the Okabe-Ito palette, and series that
+differ by marker and line style as well as by color, with a ``<title>``/``<desc>`` for screen
+readers. Rendering is serialized by a lock: matplotlib's rc settings are process-wide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup
+
+__all__ = ["Series", "time_svg"]
+
+_LOCK = threading.Lock()
+#: (color, marker, line style) per series, in order; colors are the report's Okabe-Ito ones.
+_STYLES = (
+    ("#0072B2", "o", "-"),
+    ("#D55E00", "s", "--"),
+    ("#009E73", "^", "-."),
+    ("#E69F00", "D", ":"),
+    ("#56B4E9", "v", "-"),
+    ("#CC79A7", "P", "--"),
+    ("#767676", "X", "-."),
+    ("#000000", "*", ":"),
+)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line (or bars) of a time chart, optionally with an interval band."""
+
+    label: str
+    x: Sequence[dt.datetime]
+    y: Sequence[float]
+    low: Sequence[float] | None = None
+    high: Sequence[float] | None = None
+
+
+def time_svg(
+    series: Sequence[Series],
+    *,
+    key: str,
+    title: str,
+    ylabel: str,
+    bars: bool = False,
+    reference: tuple[float, str] | None = None,
+    ylim: tuple[float, float] | None = None,
+) -> Markup:
+    """A chart of values over time: lines (with bands when given) or bars for counts.
+
+    ``reference`` draws a dashed horizontal line with its label (a threshold, a floor).
+    """
+    from matplotlib import dates as mdates
+    from matplotlib.figure import Figure
+
+    from weakflow.evaluate._plots import _plain, _to_svg
+
+    with _LOCK:
+        fig = Figure(figsize=(8.0, 3.0), layout="constrained")
+        ax = fig.add_subplot()
+        descs = []
+        for i, s in enumerate(series):
+            color, marker, style = _STYLES[i % len(_STYLES)]
+            xs: Any = list(s.x)  # datetimes: matplotlib converts them (its stubs want floats)
+            if bars:
+                width = _bar_width(xs)
+                ax.bar(
+                    xs,
+                    list(s.y),
+                    width=width,
+                    color=color,
+                    edgecolor="black",
+                    linewidth=0.3,
+                    label=_plain(s.label),
+                    align="center",
+                )
+            else:
+                ax.plot(
+                    xs,
+                    list(s.y),
+                    marker=marker,
+                    linestyle=style,
+                    color=color,
+                    markersize=4,
+                    linewidth=1.4,
+                    label=_plain(s.label),
+                )
+                if s.low is not None and s.high is not None:
+                    ax.fill_between(
+                        xs, list(s.low), list(s.high), color=color, alpha=0.15, linewidth=0
+                    )
+            points = ", ".join(
+                f"{x:%Y-%m-%d %H:%M} {y:.3g}" for x, y in list(zip(xs, s.y, strict=True))[-12:]
+            )
+            descs.append(f"{s.label}: {points}")
+        if reference is not None:
+            ax.axhline(
+                reference[0],
+                color="#444444",
+                linestyle=(0, (4, 3)),
+                linewidth=1.1,
+                label=_plain(reference[1]),
+            )
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        every = [x for s in series for x in s.x]
+        if every and max(every) - min(every) < dt.timedelta(minutes=30):  # one instant: pad it
+            pad: Any = (min(every) - dt.timedelta(hours=1), max(every) + dt.timedelta(hours=1))
+            ax.set_xlim(*pad)
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_locator(locator)
+        formatter = mdates.ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_formatter(formatter)
+        ax.set_ylabel(_plain(ylabel), fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(color="#e5e5e5", linewidth=0.6)
+        ax.set_axisbelow(True)
+        ax.legend(
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+            fontsize=8,
+            frameon=False,
+            ncols=min(len(series) + (reference is not None), 3),
+        )
+        return _to_svg(
+            fig,
+            key=key,
+            title=title,
+            desc=f"{title} (UTC times; newest points). " + " | ".join(descs),
+        )
+
+
+def _bar_width(xs: Sequence[dt.datetime]) -> float:
+    """Bar width in days: 80% of the smallest gap between buckets (an hour when alone)."""
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(xs) if b > a]
+    return 0.8 * (min(gaps) if gaps else 3600.0) / 86400.0
