@@ -97,5 +97,18 @@ def test_demo_runs_the_closed_loop_against_a_real_server(tmp_path: Path) -> None
             assert not windows[0].alerts
     finally:
         registry.db.close()
+    # the governance report, built from the demo's real records
+    from weakflow.governance import build_governance_report
+
+    gov = build_governance_report(target)
+    assert gov["model"]["versions"] == 3
+    assert gov["loop"]["by_action"]["rollback"] == 1
+    assert gov["loop"]["by_action"]["promote_canary"] == 1
+    assert gov["audit"]["ok"]
+    assert {f["function"] for f in gov["nist_ai_rmf"]} >= {"GOVERN", "MAP", "MEASURE", "MANAGE"}
+    assert gov["gaps"]
+    html = runner.invoke(app, ["governance", "report", "--project", str(target)])
+    assert html.exit_code == 0, html.output
+    assert (target / "governance-report.html").is_file()
     # the demo restored the LF module it broke on purpose
     assert "SPAM = 1\nHAM = 0\n" in (target / "lfs.py").read_text()

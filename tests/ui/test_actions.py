@@ -258,7 +258,7 @@ def test_review_labels_are_stored_as_feedback_and_leave_the_queue(
     assert [r["label"] for r in rows] == [0, 1, 0, 1, 0]
     assert len(after) == len(before) - 5
     assert not {i.prediction_id for i in picked} & {i.prediction_id for i in after}
-    # what the next run adds to its dev set
+    # the gold rows the next run trains on (or, for a share, measures with in dev)
     assert set(gold["id"]) == {f"feedback-{i.prediction_id}" for i in picked}
     page = client.get("/ui/review").text
     assert page.count("<td>reviewer</td>") == 5

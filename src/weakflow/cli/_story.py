@@ -412,3 +412,8 @@ def _bad_version(story: Story, good: int) -> None:
         f"(weakflow audit log --project {story.root})",
         soft_wrap=True,
     )
+    out.print(
+        f"[bold]next[/]      look around: weakflow ui --project {story.root} (dashboard and "
+        f"review queue); weakflow governance report --project {story.root} (for auditors)",
+        soft_wrap=True,
+    )
