@@ -2,7 +2,8 @@
 
 Against a real ``weakflow serve`` (the dashboard at /ui, pages behind a token): sign in, open
 every page at 1366x768, promote v2 and roll it back through the forms, and review five items
-with the keyboard, then find each change in the store. Screenshots go to
+with the keyboard, then find each change in the store; the time charts are drawn by the vendored
+uPlot (a canvas with hover values) with no console error. Screenshots go to
 ``tests/ui/artifacts/`` (or ``$WEAKFLOW_UI_ARTIFACTS``), printed at the end.
 
 Needs the ``playwright`` package and a Chromium binary (``/usr/bin/chromium``, Debian package
@@ -13,6 +14,7 @@ skip with the reason printed, except under CI or ``WEAKFLOW_REQUIRE_SERVICES``, 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,6 +114,40 @@ def _alias(project: Path) -> int | None:
         registry.db.close()
 
 
+#: The time charts each page draws with uPlot from its JSON data.
+TIME_CHARTS = {
+    "": ["chart-traffic", "chart-accuracy"],
+    "/monitoring": ["chart-feature-drift", "chart-text-drift", "chart-lf-coverage"],
+}
+
+
+def _interactive_charts(page: Any, keys: list[str]) -> None:
+    """Each chart is drawn by uPlot (a canvas), labelled, with its SVG hidden; hovering it puts
+    the values under the cursor in its legend."""
+    for key in keys:
+        block = page.locator(f'[data-chart="{key}"]')
+        plot = block.locator(".uplot")
+        plot.wait_for(state="visible", timeout=5000)
+        assert plot.locator("canvas").count() == 1, key
+        box = plot.locator("canvas").bounding_box()
+        assert box is not None
+        assert box["width"] > 300, key
+        assert box["height"] > 100, key
+        assert block.locator(".chart-svg").is_hidden(), key  # the fallback steps aside
+        live = block.locator(".chart-live")
+        assert live.get_attribute("role") == "img"
+        assert live.get_attribute("aria-labelledby") == f"{key}-title {key}-desc"
+        assert page.locator(f"#{key}-title").text_content()  # the label it points to
+    # hover values: the first chart's legend shows a number under the cursor
+    first = page.locator(f'[data-chart="{keys[0]}"] .uplot')
+    over = first.locator(".u-over")
+    box = over.bounding_box()
+    assert box is not None
+    over.hover(position={"x": box["width"] - 5, "y": box["height"] / 2})
+    values = first.locator(".u-legend .u-series .u-value").all_inner_texts()
+    assert any(re.search(r"\d", v) for v in values[1:]), values
+
+
 def test_sign_in_then_every_page_is_readable(site: dict[str, Any]) -> None:
     page, url = site["page"], site["url"]
     page.goto(url + "/monitoring")
@@ -141,6 +177,8 @@ def test_sign_in_then_every_page_is_readable(site: dict[str, Any]) -> None:
         assert width <= VIEWPORT["width"], f"{path} is {width}px wide"
         for chart in page.locator("svg[role=img]").all():
             assert chart.get_attribute("aria-labelledby")
+        if path in TIME_CHARTS:
+            _interactive_charts(page, TIME_CHARTS[path])
         _shot(page, shot)
     # the navigation is keyboard-reachable: the skip link first, then the menu
     page.keyboard.press("Tab")

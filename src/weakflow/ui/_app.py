@@ -53,8 +53,9 @@ NAV = (
     ("/monitoring", "Monitoring", "monitoring"),
     ("/review", "Review queue", "review"),
 )
-#: Sent with every page: scripts and forms only from the dashboard itself; inline styles are
-#: allowed because matplotlib's SVG charts use them; no framing (clickjacking).
+#: Sent with every page: scripts and forms only from the dashboard itself (no inline script, no
+#: eval: the time charts' data is a non-executed ``application/json`` block read by ui.js);
+#: inline styles are allowed because matplotlib's SVG charts and uPlot use them; no framing.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

@@ -1,4 +1,10 @@
-"""The dashboard's time charts, drawn server-side as inline SVG (no JavaScript, no CDN).
+"""The dashboard's time charts: inline SVG drawn server-side, plus their data for uPlot.
+
+Each time chart is sent twice: as inline SVG (readable without JavaScript, and what stays on
+screen if the script fails) and as its series in a ``<script type="application/json">`` block
+(data, never executed: the Content-Security-Policy keeps ``script-src 'self'``), which
+``static/ui.js`` draws with the vendored uPlot (``static/vendor/uplot``) for hover values and
+zoom, hiding the SVG once the interactive chart is drawn.
 
 The run report's plots (LF summary, votes per row, reliability diagram, slices) are reused as
 they are from :mod:`weakflow.evaluate._plots`; this module adds what only a running system has:
@@ -12,14 +18,16 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-__all__ = ["Series", "time_svg"]
+__all__ = ["Series", "chart_data", "time_chart", "time_svg"]
 
 _LOCK = threading.Lock()
 #: (color, marker, line style) per series, in order; colors are the report's Okabe-Ito ones.
@@ -33,6 +41,8 @@ _STYLES = (
     ("#767676", "X", "-."),
     ("#000000", "*", ":"),
 )
+#: matplotlib line styles as canvas dash patterns (px), for uPlot.
+_DASHES: dict[str, list[int]] = {"-": [], "--": [6, 4], "-.": [6, 3, 2, 3], ":": [2, 3]}
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,96 @@ def time_svg(
             title=title,
             desc=f"{title} (UTC times; newest points). " + " | ".join(descs),
         )
+
+
+def time_chart(
+    series: Sequence[Series],
+    *,
+    key: str,
+    title: str,
+    ylabel: str,
+    bars: bool = False,
+    reference: tuple[float, str] | None = None,
+    ylim: tuple[float, float] | None = None,
+) -> Markup:
+    """:func:`time_svg`'s chart, and its data as JSON for the interactive (uPlot) version.
+
+    The JSON sits in ``<script type="application/json" id="{key}-data">``, which browsers never
+    run; ``ui.js`` reads it, draws the chart in the ``[data-chart]`` block and hides the SVG.
+    """
+    svg = time_svg(
+        series, key=key, title=title, ylabel=ylabel, bars=bars, reference=reference, ylim=ylim
+    )
+    data = chart_data(series, title=title, ylabel=ylabel, bars=bars, reference=reference, ylim=ylim)
+    # JSON inside <script>: escape what could end the element or start markup.
+    text = (
+        json.dumps(data, allow_nan=False, separators=(",", ":"))
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
+    return Markup(
+        f'<div class="time-chart" data-chart="{escape(key)}" '
+        f'data-labelledby="{escape(key)}-title {escape(key)}-desc">'
+        f'<div class="chart-svg">{svg}</div></div>'
+        f'<script type="application/json" id="{escape(key)}-data">{text}</script>'
+    )
+
+
+def chart_data(
+    series: Sequence[Series],
+    *,
+    title: str,
+    ylabel: str,
+    bars: bool = False,
+    reference: tuple[float, str] | None = None,
+    ylim: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """The chart as plain JSON data, aligned the way uPlot wants it.
+
+    ``x`` is every series' times together (UTC, seconds since the epoch, ascending); each
+    series' ``y`` (and ``low``/``high``) has one value per ``x``, ``null`` where the series has
+    no point at that time (and for a value that is not a finite number).
+    """
+    stamps = sorted({_epoch(t) for s in series for t in s.x})
+    where = {t: i for i, t in enumerate(stamps)}
+
+    def aligned(xs: Sequence[dt.datetime], ys: Sequence[float]) -> list[float | None]:
+        out: list[float | None] = [None] * len(stamps)
+        for t, v in zip(xs, ys, strict=True):
+            out[where[_epoch(t)]] = float(v) if math.isfinite(float(v)) else None
+        return out
+
+    items = []
+    for i, s in enumerate(series):
+        color, _, style = _STYLES[i % len(_STYLES)]
+        band = s.low is not None and s.high is not None
+        items.append(
+            {
+                "label": s.label,
+                "color": color,
+                "dash": _DASHES.get(style, []),
+                "y": aligned(s.x, s.y),
+                "low": aligned(s.x, s.low) if band and s.low is not None else None,
+                "high": aligned(s.x, s.high) if band and s.high is not None else None,
+            }
+        )
+    return {
+        "title": title,
+        "ylabel": ylabel,
+        "bars": bars,
+        "x": stamps,
+        "series": items,
+        "reference": None
+        if reference is None
+        else {"value": float(reference[0]), "label": reference[1]},
+        "ylim": None if ylim is None else [float(ylim[0]), float(ylim[1])],
+    }
+
+
+def _epoch(t: dt.datetime) -> int:
+    """Seconds since the epoch; a naive time is taken as UTC (as the store writes them)."""
+    return int((t if t.tzinfo else t.replace(tzinfo=dt.UTC)).timestamp())
 
 
 def _bar_width(xs: Sequence[dt.datetime]) -> float:

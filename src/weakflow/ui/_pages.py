@@ -1,8 +1,9 @@
 """Each page's content as a template context (blocking: called from FastAPI's thread pool).
 
 The numbers come from :mod:`weakflow.ui._data`; the run report's plots are drawn by
-:mod:`weakflow.evaluate._plots` and the time charts by :mod:`weakflow.ui._charts`. A page
-without data gets an ``empty`` message that says what to run to fill it.
+:mod:`weakflow.evaluate._plots` and the time charts by :mod:`weakflow.ui._charts` (SVG, plus
+their data as JSON for the interactive uPlot version). A page without data gets an ``empty``
+message that says what to run to fill it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from weakflow.registry import VersionInfo
 from weakflow.registry._gates import END_MODEL_METRICS
 from weakflow.store._schema import Feedback, Prediction
 from weakflow.ui._auth import UIError
-from weakflow.ui._charts import Series, time_svg
+from weakflow.ui._charts import Series, time_chart
 from weakflow.ui._context import UIContext
 from weakflow.ui._data import (
     accuracy_series,
@@ -74,7 +75,7 @@ def overview(ctx: UIContext) -> dict[str, Any]:
     latest = windows[-1] if windows else None
     charts: dict[str, Markup] = {}
     if flow["hourly"]:
-        charts["traffic"] = time_svg(
+        charts["traffic"] = time_chart(
             [
                 Series(
                     "predictions per hour",
@@ -113,7 +114,7 @@ def overview(ctx: UIContext) -> dict[str, Any]:
         )
     test_acc = _get(serving.metrics if serving else None, "end_model", "accuracy")
     if series:
-        charts["accuracy"] = time_svg(
+        charts["accuracy"] = time_chart(
             series,
             key="chart-accuracy",
             title="Accuracy over time",
@@ -323,7 +324,7 @@ def monitoring(ctx: UIContext) -> dict[str, Any]:
             text_auc.append((w["at"], float(auc)))
     if features:
         common = next(iter(thresholds)) if len(thresholds) == 1 else 0.0
-        charts["features"] = time_svg(
+        charts["features"] = time_chart(
             [Series(c, *_points(pts)) for c, pts in features.items()],
             key="chart-feature-drift",
             title="Feature drift per window (effect size)",
@@ -332,7 +333,7 @@ def monitoring(ctx: UIContext) -> dict[str, Any]:
         )
     if text_auc:
         threshold = _get(latest, "result", "drift", "text", "threshold")
-        charts["text"] = time_svg(
+        charts["text"] = time_chart(
             [Series("domain classifier AUC", *_points(text_auc))],
             key="chart-text-drift",
             title="Text drift per window",
@@ -345,7 +346,7 @@ def monitoring(ctx: UIContext) -> dict[str, Any]:
     shown = [r["lf"] for r in lf_rows[:MAX_LF_LINES]]
     for metric, per_lf in lf_metrics.items():
         picked = [lf for lf in shown if lf in per_lf] or list(per_lf)[:MAX_LF_LINES]
-        charts[f"lf-{metric}"] = time_svg(
+        charts[f"lf-{metric}"] = time_chart(
             [Series(lf, *_points(per_lf[lf])) for lf in picked],
             key=f"chart-lf-{metric.replace('_', '-')}",
             title=_LF_TITLES.get(metric, metric),
