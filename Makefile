@@ -7,7 +7,7 @@ BENCH_VENV := .venv-bench
 BIN := $(VENV)/bin
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test test-interop lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,19 @@ typecheck: $(VENV)/.installed-dev
 
 test: lint typecheck
 	$(BIN)/python -m pytest
+
+# The Snorkel interop tests (tests/test_snorkel_interop.py) skip in .venv, where snorkel is not
+# installed; this runs them in a venv of their own (torch's local CPU wheel first, then snorkel
+# 0.10.0 and weakflow's dev extra; about 2 minutes). CI runs it after `make test`.
+INTEROP_VENV := .venv-interop
+$(INTEROP_VENV)/.installed: pyproject.toml
+	test -x $(INTEROP_VENV)/bin/python || $(PYTHON) -m venv $(INTEROP_VENV)
+	$(INTEROP_VENV)/bin/python -m pip $(PIP_FLAGS) install torch==2.13.0
+	$(INTEROP_VENV)/bin/python -m pip $(PIP_FLAGS) install snorkel==0.10.0 -e '.[dev]'
+	touch $@
+
+test-interop: $(INTEROP_VENV)/.installed
+	$(INTEROP_VENV)/bin/python -m pytest tests/test_snorkel_interop.py -p no:cacheprovider -rs
 
 # Peers (snorkel 0.10.0 on torch's CPU build) live in their own venv, never in .venv.
 # How it installs (checked with `pip check`): torch 2.13.0 first, alone, so that pip takes the local

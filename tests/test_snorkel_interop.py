@@ -1,7 +1,8 @@
 """Interoperability with Snorkel 0.10.0: its LFs run in weakflow, and the LF analysis agrees.
 
-Snorkel (and torch) are only installed in the benchmark environment, so this module is skipped
-elsewhere; ``make bench`` runs it with ``.venv-bench/bin/python``.
+Snorkel (and torch) are not installed in ``.venv``, so this module is skipped by ``make test``;
+``make test-interop`` (run by CI after ``make test``) and ``make bench`` run it in venvs that
+have them.
 
 - Snorkel ``LabelingFunction`` objects (plain, with a Snorkel ``@preprocessor()`` and with
   ``resources=``) mixed with weakflow LFs in ``apply_lfs`` give the same matrix as Snorkel's own
@@ -20,7 +21,7 @@ import pytest
 
 snorkel = pytest.importorskip(
     "snorkel",
-    reason="snorkel is only installed in the benchmark environment (.venv-bench); run `make bench`",
+    reason="snorkel is not installed in .venv; `make test-interop` runs these tests (CI does)",
 )
 
 from snorkel.labeling import LFAnalysis, PandasLFApplier  # noqa: E402
