@@ -55,7 +55,8 @@ def source_of(token_name: str | None, source: str | None) -> str:
 
 
 def feedback_frame(db: Database, name: str) -> pd.DataFrame:
-    """Every label on ``name``'s predictions: prediction, label, source, prediction and votes."""
+    """Every label on ``name``'s predictions: prediction, label, source, the model's prediction,
+    the LF votes and their majority (``lf_major``, -1 when none)."""
     query = (
         select(
             Feedback.id, Feedback.prediction_id, Feedback.label, Feedback.source,
@@ -83,6 +84,7 @@ def feedback_frame(db: Database, name: str) -> pd.DataFrame:
     frame["source"] = [
         source_of(t, f) for t, f in zip(frame["token_name"], frame["field_source"], strict=True)
     ]
+    frame["lf_major"] = [_lf_majority(v) for v in frame["lf_votes"]]
     return frame
 
 
@@ -95,6 +97,14 @@ def _lf_majority(votes: Any) -> int:
     values, counts = np.unique(cast, return_counts=True)
     top = values[counts == counts.max()]
     return int(top[0]) if len(top) == 1 else -1
+
+
+def _latest(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each source's latest label per prediction, with the LF majority (-1: none) of its row."""
+    latest = frame.drop_duplicates(["prediction_id", "source"], keep="last")
+    if "lf_major" not in latest.columns:
+        latest = latest.assign(lf_major=[_lf_majority(v) for v in latest["lf_votes"]])
+    return latest
 
 
 @dataclass
@@ -125,8 +135,7 @@ def source_stats(
     """Per-source statistics over ``frame`` (from :func:`feedback_frame`; latest label wins)."""
     if frame.empty:
         return []
-    latest = frame.drop_duplicates(["prediction_id", "source"], keep="last")
-    latest = latest.assign(lf_major=[_lf_majority(v) for v in latest["lf_votes"]])
+    latest = _latest(frame)
     total = len(latest)
     out = []
     for source, group in latest.groupby("source", sort=True):
@@ -181,8 +190,7 @@ def screen_sources(
     min_gap: float = 0.15,
 ) -> list[SourceStats]:
     """Set ``flags`` on the sources that flood or disagree (see the module docstring)."""
-    latest = frame.drop_duplicates(["prediction_id", "source"], keep="last")
-    latest = latest.assign(lf_major=[_lf_majority(v) for v in latest["lf_votes"]])
+    latest = _latest(frame)
     big = [s for s in found if s.n >= min_labels]
     tests: list[tuple[SourceStats, str, float, float]] = []
     for s in big:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from weakflow.pipeline import Project
 from weakflow.registry import Registry, open_registry
@@ -57,6 +57,11 @@ class Erasure:
     @property
     def total(self) -> int:
         return self.predictions + self.feedback + sum(self.dataset_rows.values())
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    """SQLite returns naive datetimes for what was stored as UTC."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
 
 
 def _without_subject(path: Path, column: str, subject: str) -> tuple[bytes | None, int]:
@@ -152,8 +157,8 @@ def _erase_in_store(
             .order_by(Feedback.created_at).limit(1)
         ).first()  # fmt: skip
         report.predictions = len(ids)
-        report.feedback = len(
-            list(s.scalars(select(Feedback.id).where(Feedback.prediction_id.in_(ids))))
+        report.feedback = int(
+            s.scalar(select(func.count(Feedback.id)).where(Feedback.prediction_id.in_(ids))) or 0
         )
         windows = list(s.scalars(select(MonitorWindow))) if ids else []
         for w in windows:
@@ -168,10 +173,7 @@ def _erase_in_store(
             if v.status == "archived":
                 continue
             inputs = {str(i.get("source")) for i in (v.lineage or {}).get("inputs", [])}
-            created = v.created_at if v.created_at.tzinfo else v.created_at.replace(tzinfo=dt.UTC)
-            after_feedback = first_label is not None and created >= (
-                first_label if first_label.tzinfo else first_label.replace(tzinfo=dt.UTC)
-            )
+            after_feedback = first_label is not None and _utc(v.created_at) >= _utc(first_label)
             if inputs & sources or after_feedback:
                 marked.append(v)
         report.versions_marked = sorted(v.version for v in marked)
